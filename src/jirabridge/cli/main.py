@@ -1,0 +1,34 @@
+"""The ``jirabridge`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from jirabridge import __version__
+
+app = typer.Typer(
+    name="jirabridge",
+    help="Keep your data and Jira in step.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jirabridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Jirabridge: Jira sync service, simulator and tools."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
