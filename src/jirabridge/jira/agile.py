@@ -171,10 +171,17 @@ class AgileMixin(JiraCore):
             )
 
 
+def _agile_datetime(value: datetime) -> str:
+    # The Agile API documents ISO 8601 with a colon in the offset (``+10:00``), unlike the
+    # platform API's ``+1000``; both are tz-aware and naive values are refused the same way.
+    format_jira_datetime(value)
+    return value.isoformat(timespec="milliseconds")
+
+
 def _dates(start: datetime | None, end: datetime | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if start is not None:
-        out["startDate"] = format_jira_datetime(start)
+        out["startDate"] = _agile_datetime(start)
     if end is not None:
-        out["endDate"] = format_jira_datetime(end)
+        out["endDate"] = _agile_datetime(end)
     return out

@@ -41,8 +41,8 @@ Sleep = Callable[[float], Awaitable[None]]
 def path_part(value: str | int) -> str:
     """Quote one path segment (an issue key, a property key...) so it cannot escape the path."""
     text = str(value)
-    if not text:
-        raise ValidationError("an empty identifier cannot go into a Jira URL")
+    if text in ("", ".", ".."):
+        raise ValidationError(f"{text!r} is not an identifier that can go into a Jira URL")
     return quote(text, safe="")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira.core import JiraCore
-from jirabridge.jira.dates import from_epoch_ms
+from jirabridge.jira.dates import from_epoch_ms, parse_jira_datetime
 from jirabridge.jira.models import Webhook, WebhookRegistration
 
 __all__ = ["WebhookRegistryMixin", "WebhookSpec"]
@@ -73,7 +73,11 @@ class WebhookRegistryMixin(JiraCore):
         data = await self._send(
             "PUT", f"{_PATH}/refresh", json={"webhookIds": [int(x) for x in webhook_ids]}
         )
-        return from_epoch_ms(int(data["expirationDate"]))
+        # The schema says epoch milliseconds; Atlassian's own example shows a datetime string.
+        expiry = data["expirationDate"]
+        if isinstance(expiry, str) and not expiry.isdigit():
+            return parse_jira_datetime(expiry)
+        return from_epoch_ms(int(expiry))
 
     async def delete_webhooks(self, webhook_ids: Sequence[int]) -> None:
         """``DELETE /webhook`` with the ids in the body."""
