@@ -15,9 +15,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from jirabridge.errors import ValidationError
+from jirabridge.jira.dates import parse_jira_datetime
 
 SPECS = Path(__file__).resolve().parents[2] / "src" / "jirabridge" / "sim" / "specs"
 HOST = "https://jira.test"
@@ -45,19 +48,35 @@ def _load(name: str) -> dict[str, Any]:
     return spec
 
 
+def _jira_date_time(value: object) -> bool:
+    # The spec marks worklog ``started`` and friends ``format: date-time`` (RFC 3339, colon in
+    # the offset), while its own prose and the live API demand ``+0000`` without the colon.
+    # Accept what Jira accepts; reject anything that is no datetime at all.
+    if not isinstance(value, str):
+        return True
+    try:
+        parse_jira_datetime(value)
+    except ValidationError:
+        return False
+    return True
+
+
+_CONFIG = Config(extra_format_validators={"date-time": _jira_date_time})
+
+
 @cache
 def platform_spec() -> OpenAPI:
     spec = _load("jira-cloud-platform-v3.openapi.json")
     fixed = _drop_bad_enum_defaults(spec)
     assert fixed == 4, f"expected the 4 known bad enum defaults, patched {fixed}"
-    return OpenAPI.from_dict(spec)
+    return OpenAPI.from_dict(spec, config=_CONFIG)
 
 
 @cache
 def software_spec() -> OpenAPI:
     spec = _load("jira-software-cloud.openapi.json")
     _drop_bad_enum_defaults(spec)
-    return OpenAPI.from_dict(spec)
+    return OpenAPI.from_dict(spec, config=_CONFIG)
 
 
 class _OpenAPIRequest:
