@@ -31,10 +31,11 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import db, serve
+    from jirabridge.cli import db, demo, serve
 
     serve.register(app)
     db.register(app)
+    demo.register(app)
 
 
 _register_commands()
