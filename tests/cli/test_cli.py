@@ -1,4 +1,4 @@
-"""The command line: version, bad arguments and an unreachable database give a sentence and a code."""
+"""The command line: version, bad arguments and an unreachable database: a sentence, a code."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.processes import free_port
 from typer.testing import CliRunner
 
 from jirabridge import __version__
 from jirabridge.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE
 from jirabridge.cli.main import app
+
+from support.processes import free_port
 
 runner = CliRunner()
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from jirabridge.service.settings import load_settings
 from jirabridge.web.app import create_app
+
 from support.processes import RunningProcess, free_port, run_jirabridge
 
 
