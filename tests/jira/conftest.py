@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from jira_fakes import FakeJira, NoSleep, ReconcilingHttp
-from jira_spec_validation import HOST
 
 from jirabridge.jira import DeploymentType, JiraClient
+
+from support.jira_fakes import FakeJira, NoSleep, ReconcilingHttp
+from support.jira_spec_validation import HOST
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from jira_fakes import FakeJira, NoSleep, spec_example
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, IssueInput, JiraClient
+
+from support.jira_fakes import FakeJira, NoSleep, spec_example
 
 
 class Tracker:
@@ -118,9 +119,9 @@ async def test_lost_answer_is_reconciled_not_resent(
     assert len(searches) == 3
     assert no_sleep.waits == [2.0, 2.0]
     jql = searches[0].body["jql"]
-    assert (
-        'project = "ED"' in jql and "creator = currentUser()" in jql and 'created >= "-15m"' in jql
-    )
+    assert 'project = "ED"' in jql
+    assert "creator = currentUser()" in jql
+    assert 'created >= "-15m"' in jql
     assert searches[0].body["properties"] == [EXTERNAL_ID_PROPERTY]
 
 
@@ -169,7 +170,8 @@ async def test_bulk_create_chunks_at_50_and_maps_positions(
     assert [r.index for r in results] == list(range(120))
     failed = [r for r in results if not r.ok]
     assert [r.index for r in failed] == [53]
-    assert failed[0].field_errors == {"summary": "rejected"} and failed[0].status == 400
+    assert failed[0].field_errors == {"summary": "rejected"}
+    assert failed[0].status == 400
     # Each created issue is the one asked for at that position.
     by_key = {i["key"]: i for i in tracker.issues}
     for r in results:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from jira_fakes import FakeJira, spec_example
 
 from jirabridge.errors import ApiNotFoundError, BadRequestError, ValidationError
 from jirabridge.jira import JiraClient, User
+
+from support.jira_fakes import FakeJira, spec_example
 
 ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
 
@@ -114,10 +115,10 @@ async def test_comments_are_adf_on_v3_and_text_on_v2(
     fake.on("POST", "/rest/api/(2|3)/issue/ED-1/comment", httpx.Response(201, json=example))
     comment = await cloud.add_comment("ED-1", "line one\nline two\n\nsecond paragraph")
     assert comment.id == example["id"]
-    assert (
-        comment.author is not None and comment.author.account_id == example["author"]["accountId"]
-    )
-    assert comment.created is not None and comment.created.tzinfo is not None
+    assert comment.author is not None
+    assert comment.author.account_id == example["author"]["accountId"]
+    assert comment.created is not None
+    assert comment.created.tzinfo is not None
     assert fake.last.body == {
         "body": {
             "type": "doc",
@@ -188,7 +189,8 @@ async def test_issue_properties(cloud: JiraClient, fake: FakeJira) -> None:
     fake.on("PUT", "/rest/api/3/issue/ED-1/properties/issue.support", httpx.Response(200))
     fake.on("DELETE", "/rest/api/3/issue/ED-1/properties/issue.support", httpx.Response(204))
     prop = await cloud.get_issue_property("ED-1", "issue.support")
-    assert prop is not None and prop.value == example["value"]
+    assert prop is not None
+    assert prop.value == example["value"]
     assert await cloud.get_issue_property("ED-1", "missing") is None
     await cloud.set_issue_property("ED-1", "issue.support", {"n": 1})
     assert (fake.last.method, fake.last.body) == ("PUT", {"n": 1})

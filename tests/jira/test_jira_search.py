@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from jira_fakes import FakeJira, spec_example
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira import JiraClient
+
+from support.jira_fakes import FakeJira, spec_example
 
 
 def _issue(n: int) -> dict[str, Any]:

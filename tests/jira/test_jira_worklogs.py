@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from jira_fakes import FakeJira, spec_example
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
+
+from support.jira_fakes import FakeJira, spec_example
 
 WL = "/rest/api/3/issue/{issueIdOrKey}/worklog"
 STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=timezone(timedelta(hours=1)))
@@ -185,7 +186,7 @@ async def test_add_worklog_once_adopts_ours_after_a_lost_answer(
     assert posts[0].body["properties"] == [
         {"key": EXTERNAL_ID_PROPERTY, "value": {"externalId": "rec-7"}}
     ]
-    listing = [s for s in fake.sent if s.method == "GET"][0]
+    listing = next(s for s in fake.sent if s.method == "GET")
     assert listing.params["expand"] == "properties"
 
 

@@ -123,17 +123,19 @@ class JiraCore:
         async with self._detect_lock:
             if self._deployment is not None:
                 return
-            info = await self._fetch_server_info()
-            try:
-                self._deployment = DeploymentType(info.deployment_type or "Server")
-            except ValueError:
-                self._deployment = DeploymentType.SERVER
+            await self._fetch_server_info()
 
     async def _fetch_server_info(self) -> ServerInfo:
         # v2 answers on every deployment, so it is the safe probe before the version is known.
         response = await self._http.request("GET", "/rest/api/2/serverInfo")
         info = ServerInfo.model_validate(_json(response))
         self._server_info = info
+        if self._deployment is None:
+            # Only Cloud says "Cloud"; old servers send no deploymentType at all.
+            try:
+                self._deployment = DeploymentType(info.deployment_type or "Server")
+            except ValueError:
+                self._deployment = DeploymentType.SERVER
         return info
 
     async def _api(self, path: str) -> str:

@@ -20,10 +20,7 @@ class MetadataMixin(JiraCore):
 
     async def server_info(self) -> ServerInfo:
         """``GET /serverInfo`` (fresh each call; also settles Cloud vs Data Center)."""
-        info = await self._fetch_server_info()
-        if self._deployment is None:
-            await self._detect()
-        return info
+        return await self._fetch_server_info()
 
     async def myself(self) -> User:
         """The user the credentials belong to."""

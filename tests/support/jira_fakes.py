@@ -11,10 +11,11 @@ from functools import cache
 from typing import Any
 
 import httpx
-from jira_spec_validation import SPECS, validate_request
 
 from jirabridge.errors import ServerError, TransportError
 from jirabridge.http import HttpClient
+
+from support.jira_spec_validation import SPECS, validate_request
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
