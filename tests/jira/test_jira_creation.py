@@ -142,7 +142,7 @@ async def test_create_resent_only_when_reconcile_finds_nothing(
 
 async def test_other_issues_do_not_match(reconciling: JiraClient, tracker: Tracker) -> None:
     await reconciling.create_issue_once(FIELDS, external_id="story-1")
-    found = await reconciling.find_created_issues("ED", ["story-2"])
+    found = await reconciling.find_created_issues("ED", {"story-2": "Export me"})
     assert found == {}
     assert tracker.searches == 5
 

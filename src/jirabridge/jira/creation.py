@@ -69,6 +69,11 @@ def _project_of(fields: Mapping[str, Any]) -> str:
     raise ValidationError("an issue to create needs fields.project with a key or id")
 
 
+def _jql_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 def _stamp(external_id: str) -> dict[str, str]:
     return {"externalId": external_id}
 
@@ -107,7 +112,9 @@ class CreationMixin(IssuesMixin, SearchMixin):
         path = await self._api("issue")
 
         async def reconcile() -> CreatedIssue | None:
-            found = await self.find_created_issues(project, [external_id])
+            summary = fields.get("summary")
+            wanted = {external_id: summary if isinstance(summary, str) else None}
+            found = await self.find_created_issues(project, wanted)
             return found.get(external_id)
 
         return await self._http.write_once(
@@ -119,18 +126,26 @@ class CreationMixin(IssuesMixin, SearchMixin):
         )
 
     async def find_created_issues(
-        self, project: str, external_ids: Sequence[str]
+        self, project: str, wanted: Mapping[str, str | None]
     ) -> dict[str, CreatedIssue]:
         """Find the issues this user created in ``project`` carrying these external ids.
 
-        Polls search (bounded by :attr:`reconcile_policy`) because the index lags; returns as
-        soon as every id is found.
+        ``wanted`` maps each external id to the summary it was created with (None if unknown).
+        Search narrows the field to recent issues we created; the property proves which is
+        which. Where search does not return properties (some Data Center versions), candidates
+        with the expected summary are checked with a consistent property read. Polls search
+        (bounded by :attr:`reconcile_policy`) because the index lags, and returns as soon as
+        every id is found.
         """
         policy = self.reconcile_policy
-        wanted = set(external_ids)
         found: dict[str, CreatedIssue] = {}
+        by_summary: dict[str, set[str]] = {}
+        for external_id, summary in wanted.items():
+            if summary is not None:
+                by_summary.setdefault(summary, set()).add(external_id)
+        checked: set[str] = set()
         jql = (
-            f'project = "{project}" AND creator = currentUser() '
+            f"project = {_jql_string(project)} AND creator = currentUser() "
             f'AND created >= "-{policy.window_minutes}m" ORDER BY created DESC'
         )
         for attempt in range(policy.attempts):
@@ -142,10 +157,16 @@ class CreationMixin(IssuesMixin, SearchMixin):
                 properties=[EXTERNAL_ID_PROPERTY],
                 strategy="pages",
             ):
-                stamped = _stamped_id(issue)
+                if issue.properties is not None:
+                    stamped = _stamped_id(issue)
+                elif issue.key not in checked and issue.summary in by_summary:
+                    checked.add(issue.key)
+                    stamped = await self.issue_external_id(issue.key)
+                else:
+                    continue
                 if stamped in wanted and stamped not in found:
                     found[stamped] = CreatedIssue(id=issue.id, key=issue.key)
-            if wanted <= found.keys():
+            if wanted.keys() <= found.keys():
                 break
         return found
 
@@ -207,9 +228,12 @@ class CreationMixin(IssuesMixin, SearchMixin):
     async def _adopt_created(
         self, pending: list[tuple[int, str, dict[str, Any], str]]
     ) -> list[BulkCreateItem]:
-        by_project: dict[str, list[str]] = {}
-        for _, external_id, _, project in pending:
-            by_project.setdefault(project, []).append(external_id)
+        by_project: dict[str, dict[str, str | None]] = {}
+        for _, external_id, body, project in pending:
+            summary = body["fields"].get("summary")
+            by_project.setdefault(project, {})[external_id] = (
+                summary if isinstance(summary, str) else None
+            )
         found: dict[str, CreatedIssue] = {}
         for project, ids in by_project.items():
             found.update(await self.find_created_issues(project, ids))
