@@ -197,7 +197,7 @@ class JiraCore:
             if not isinstance(page, dict):
                 return
             keys = (items_key,) if isinstance(items_key, str) else items_key
-            items = next((page[k] for k in keys if isinstance(page.get(k), list)), [])
+            items: list[Any] = next((page[k] for k in keys if isinstance(page.get(k), list)), [])
             for item in items:
                 yield item
             start += len(items)

@@ -164,7 +164,7 @@ class CreationMixin(IssuesMixin, SearchMixin):
                     stamped = await self.issue_external_id(issue.key)
                 else:
                     continue
-                if stamped in wanted and stamped not in found:
+                if stamped is not None and stamped in wanted and stamped not in found:
                     found[stamped] = CreatedIssue(id=issue.id, key=issue.key)
             if wanted.keys() <= found.keys():
                 break
