@@ -213,3 +213,37 @@ async def test_bulk_all_failed_400_reports_each_item(cloud: JiraClient, fake: Fa
     results = await cloud.bulk_create([IssueInput(fields=FIELDS), IssueInput(fields=FIELDS)])
     assert [r.ok for r in results] == [False, False]
     assert results[0].status == 400
+
+
+async def test_reconcile_reads_the_property_where_search_returns_none(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    # Some Data Center versions ignore `properties` in search: candidates whose summary matches
+    # are then checked with the consistent property read, others are not read at all.
+    tracker.drop_next = 1
+    fake.routes[2] = ("POST", fake.routes[2][1], [_search_without_properties(tracker)])
+
+    def read_property(request: httpx.Request) -> httpx.Response:
+        key = request.url.path.split("/")[5]
+        issue = next(i for i in tracker.issues if i["key"] == key)
+        value = issue["properties"][EXTERNAL_ID_PROPERTY]
+        return httpx.Response(200, json={"key": EXTERNAL_ID_PROPERTY, "value": value})
+
+    fake.on("GET", "/rest/api/3/issue/[^/]+/properties/jirabridge.external-id", read_property)
+    tracker._store({"fields": {**FIELDS, "summary": "someone else's"}, "properties": []})
+    created = await reconciling.create_issue_once(FIELDS, external_id="story-5")
+    assert created.key == "ED-2"
+    assert len(tracker.issues) == 2
+    reads = [s.path for s in fake.sent if s.method == "GET"]
+    assert reads == ["/rest/api/3/issue/ED-2/properties/jirabridge.external-id"]
+
+
+def _search_without_properties(tracker: Tracker) -> Any:
+    def search(request: httpx.Request) -> httpx.Response:
+        issues = [
+            {"id": i["id"], "key": i["key"], "fields": {"summary": i["fields"].get("summary")}}
+            for i in tracker.issues
+        ]
+        return httpx.Response(200, json={"issues": issues, "isLast": True})
+
+    return search

@@ -236,3 +236,18 @@ async def test_keys_are_quoted_into_paths(cloud: JiraClient, fake: FakeJira) -> 
     for bad in ("", ".", ".."):
         with pytest.raises(ValidationError):
             await cloud.get_issue(bad)
+
+
+async def test_changelog_pages_on_cloud_and_expands_on_dc(
+    cloud: JiraClient, dc: JiraClient, fake: FakeJira
+) -> None:
+    example = spec_example(f"{ISSUE}/changelog", "get", "200")
+    fake.on("GET", "/rest/api/3/issue/ED-1/changelog", example, dict(example, isLast=True))
+    entries = [e async for e in cloud.changelog("ED-1")]
+    assert len(entries) == 2 * len(example["values"])
+    assert entries[0].items[0].field == example["values"][0]["items"][0]["field"]
+    assert fake.last.params["startAt"] == str(len(example["values"]))
+    histories = {"histories": [{"id": "5", "created": "2026-11-20T09:00:00.000+0000", "items": []}]}
+    fake.on("GET", "/rest/api/2/issue/ED-1", {"id": "1", "key": "ED-1", "changelog": histories})
+    assert [e.id async for e in dc.changelog("ED-1")] == ["5"]
+    assert fake.last.params == {"fields": "created", "expand": "changelog"}

@@ -3,12 +3,13 @@ links, remote links, entity properties, and the user look-ups needed to assign."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from jirabridge.errors import ApiNotFoundError, ValidationError
 from jirabridge.jira.core import JiraCore, comma_list, path_part, text_body
 from jirabridge.jira.models import (
+    ChangelogEntry,
     Comment,
     CreatedIssue,
     EntityProperty,
@@ -129,6 +130,18 @@ class IssuesMixin(JiraCore):
         await self._send(
             "PUT", await self._api(f"issue/{path_part(key)}/assignee"), json=body, issue_key=key
         )
+
+    async def changelog(self, key: str) -> AsyncIterator[ChangelogEntry]:
+        """The issue's history, oldest first (Cloud pages ``/changelog``; Data Center reads
+        ``expand=changelog``, which holds it all)."""
+        if await self.is_cloud():
+            path = await self._api(f"issue/{path_part(key)}/changelog")
+            async for raw in self._offset_pages(path, page_size=100):
+                yield ChangelogEntry.model_validate(raw)
+            return
+        issue = await self.get_issue(key, fields=["created"], expand=["changelog"])
+        for entry in issue.history():
+            yield entry
 
     async def transitions(self, key: str) -> list[Transition]:
         """The transitions the caller may take on the issue now."""
