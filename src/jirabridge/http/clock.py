@@ -63,8 +63,9 @@ class SystemClock:
 class FakeClock:
     """A clock for tests: ``sleep`` advances time instantly and is recorded in :attr:`sleeps`.
 
-    ``sleep`` still yields to the event loop once, so concurrent tasks interleave as they would
-    with a real clock.
+    ``sleep`` still yields to the event loop once, so concurrent tasks interleave; but time moves
+    when a sleep starts, so concurrent sleepers add their waits up. That suits pacing tests, which
+    check the order and spacing of sends rather than wall time.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:

@@ -54,7 +54,12 @@ def endpoint_of(path: str) -> str:
     """Reduce a request path to its endpoint: ``/rest/api/3/issue/PRJ-7/comment`` becomes
     ``/rest/api/3/issue/{}/comment``, so that one bucket serves every issue."""
     segments = path.split("?", 1)[0].split("/")
-    return "/".join("{}" if _ID_SEGMENT.fullmatch(s) else s for s in segments)
+    folded = [
+        # /rest/api/3: a number right after "api" is the API version, not an object id
+        "{}" if _ID_SEGMENT.fullmatch(s) and (i == 0 or segments[i - 1] != "api") else s
+        for i, s in enumerate(segments)
+    ]
+    return "/".join(folded)
 
 
 @dataclass(frozen=True, slots=True)
