@@ -143,3 +143,16 @@ async def test_malformed_page_is_a_clear_error(clock: FakeClock) -> None:
     async with client_with(handler, clock) as client:
         with pytest.raises(ApiError, match="not a list"):
             [p async for p in offset_pages(client, "/s", items_key="issues")]
+
+
+async def test_next_link_to_another_origin_is_refused(clock: FakeClock) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json=[1], headers={"Link": '<https://evil.test/steal?page=2>; rel="next"'}
+        )
+
+    async with client_with(handler, clock) as client:
+        pages = link_pages(client, "/repos/o/r/issues")
+        assert await anext(pages) == [1]
+        with pytest.raises(ApiError, match="another origin"):
+            await anext(pages)

@@ -159,6 +159,8 @@ class HttpClient:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an absolute http(s) URL")
+        if client is not None and (transport is not None or timeout is not None):
+            raise ValueError("pass transport/timeout to the injected client, not to HttpClient")
         self.base_url = base_url.rstrip("/")
         self.site = site or _site_of(self.base_url)
         self.clock: Clock = clock if clock is not None else SystemClock()

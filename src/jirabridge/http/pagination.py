@@ -13,12 +13,12 @@ Only one page is held at a time, so memory stays flat however long the result is
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import httpx
 
 from jirabridge.errors import ApiError
-
-if TYPE_CHECKING:
-    from jirabridge.http.client import HttpClient
+from jirabridge.http.client import HttpClient, safe_url
 
 __all__ = ["items", "link_pages", "offset_pages", "token_pages"]
 
@@ -59,12 +59,26 @@ async def link_pages(
     next_url: str | None = url
     next_params = params
     pages = 0
+    origin = httpx.URL(client.base_url)
     while next_url and (max_pages is None or pages < max_pages):
         response = await client.request("GET", next_url, params=next_params)
         pages += 1
         yield _page_items(response.json(), items_key, next_url)
         next_url = response.links.get("next", {}).get("url")
         next_params = None  # the next link carries every parameter already
+        if next_url:
+            target = httpx.URL(next_url)
+            # Our credentials go wherever the link points: never follow it to another origin.
+            if target.is_absolute_url and (target.scheme, target.host, target.port) != (
+                origin.scheme,
+                origin.host,
+                origin.port,
+            ):
+                raise ApiError(
+                    "refusing to follow a next-page link to another origin",
+                    status=response.status_code,
+                    url=safe_url(next_url),
+                )
 
 
 async def offset_pages(
