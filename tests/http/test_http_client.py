@@ -2,7 +2,6 @@ import logging
 
 import httpx
 import pytest
-from http_scripted import Script, dropped, timeout
 
 from jirabridge.errors import (
     ApiNotFoundError,
@@ -15,17 +14,23 @@ from jirabridge.errors import (
 )
 from jirabridge.http import CircuitBreaker, HttpClient, RetryPolicy
 from jirabridge.http.clock import FakeClock
+from jirabridge.http.testing import ScriptedTransport, dropped_connection, read_timeout
 
 BASE = "https://acme.atlassian.net"
 
 
-def client_for(script: Script, clock: FakeClock, **kwargs: object) -> HttpClient:
+def client_for(script: ScriptedTransport, clock: FakeClock, **kwargs: object) -> HttpClient:
     kwargs.setdefault("retry", RetryPolicy(random=lambda: 0.5))
-    return HttpClient(BASE, transport=script.transport, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return HttpClient(BASE, transport=script, clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_get_is_retried_through_503_and_timeouts(clock: FakeClock) -> None:
-    script = Script(httpx.Response(503), timeout(), dropped(), httpx.Response(200, json={"ok": 1}))
+    script = ScriptedTransport(
+        httpx.Response(503),
+        read_timeout(),
+        dropped_connection(),
+        httpx.Response(200, json={"ok": 1}),
+    )
     async with client_for(script, clock) as client:
         response = await client.request("GET", "/rest/api/3/myself")
     assert response.json() == {"ok": 1}
@@ -35,7 +40,7 @@ async def test_get_is_retried_through_503_and_timeouts(clock: FakeClock) -> None
 
 
 async def test_retries_give_up_after_four(clock: FakeClock) -> None:
-    script = Script(httpx.Response(502))
+    script = ScriptedTransport(httpx.Response(502))
     async with client_for(script, clock) as client:
         with pytest.raises(ServerError) as caught:
             await client.request("GET", "/rest/api/3/myself")
@@ -45,8 +50,8 @@ async def test_retries_give_up_after_four(clock: FakeClock) -> None:
 
 
 async def test_post_is_never_blindly_retried(clock: FakeClock) -> None:
-    for failure in (httpx.Response(503), timeout(), dropped()):
-        script = Script(failure, httpx.Response(201))
+    for failure in (httpx.Response(503), read_timeout(), dropped_connection()):
+        script = ScriptedTransport(failure, httpx.Response(201))
         async with client_for(script, clock) as client:
             with pytest.raises((ServerError, TimeoutError_, ConnectionFailedError)):
                 await client.request("POST", "/rest/api/3/issue", json={"fields": {}})
@@ -54,7 +59,7 @@ async def test_post_is_never_blindly_retried(clock: FakeClock) -> None:
 
 
 async def test_429_retry_after_is_honoured_as_a_floor(clock: FakeClock) -> None:
-    script = Script(
+    script = ScriptedTransport(
         httpx.Response(429, headers={"Retry-After": "17", "RateLimit-Reason": "jira-burst-based"}),
         httpx.Response(201, json={"id": "1"}),
     )
@@ -71,7 +76,7 @@ async def test_retry_after_floor_holds_back_other_requests_on_the_site(clock: Fa
             return httpx.Response(429, headers={"Retry-After": "30"})
         return httpx.Response(200)
 
-    script = Script(answer)
+    script = ScriptedTransport(answer)
     async with client_for(script, clock, retry=RetryPolicy(max_retries=0)) as client:
         with pytest.raises(RateLimitedError):
             await client.request("GET", "/limited")
@@ -81,7 +86,7 @@ async def test_retry_after_floor_holds_back_other_requests_on_the_site(clock: Fa
 
 
 async def test_long_retry_after_gives_up_with_rate_limited_error(clock: FakeClock) -> None:
-    script = Script(
+    script = ScriptedTransport(
         httpx.Response(
             429,
             headers={"Retry-After": "1847", "RateLimit-Reason": "jira-quota-global-based"},
@@ -102,7 +107,7 @@ async def test_jira_error_body_is_parsed_into_the_error(clock: FakeClock) -> Non
         "errorMessages": ["Issue does not exist"],
         "errors": {"summary": "You must specify a summary of the issue."},
     }
-    script = Script(httpx.Response(400, json=body))
+    script = ScriptedTransport(httpx.Response(400, json=body))
     async with client_for(script, clock) as client:
         with pytest.raises(BadRequestError) as caught:
             await client.request("POST", "/rest/api/3/issue", json={})
@@ -115,7 +120,7 @@ async def test_jira_error_body_is_parsed_into_the_error(clock: FakeClock) -> Non
 
 
 async def test_github_error_body_and_secondary_limit(clock: FakeClock) -> None:
-    script = Script(
+    script = ScriptedTransport(
         httpx.Response(
             422,
             json={
@@ -130,7 +135,7 @@ async def test_github_error_body_and_secondary_limit(clock: FakeClock) -> None:
     assert caught.value.error_messages == ["Validation Failed"]
     assert caught.value.field_errors == {"title": "missing_field"}
 
-    limited = Script(
+    limited = ScriptedTransport(
         httpx.Response(403, headers={"retry-after": "60"}, json={"message": "secondary"}),
         httpx.Response(201),
     )
@@ -141,7 +146,7 @@ async def test_github_error_body_and_secondary_limit(clock: FakeClock) -> None:
 
 
 async def test_plain_404_raises_or_is_returned_on_request(clock: FakeClock) -> None:
-    script = Script(httpx.Response(404, json={"errorMessages": ["gone"]}))
+    script = ScriptedTransport(httpx.Response(404, json={"errorMessages": ["gone"]}))
     async with client_for(script, clock) as client:
         with pytest.raises(ApiNotFoundError):
             await client.request("GET", "/rest/api/3/issue/P-1")
@@ -151,7 +156,7 @@ async def test_plain_404_raises_or_is_returned_on_request(clock: FakeClock) -> N
 
 
 async def test_breaker_opens_and_fails_fast_without_sending(clock: FakeClock) -> None:
-    script = Script(httpx.Response(500))
+    script = ScriptedTransport(httpx.Response(500))
     breaker = CircuitBreaker("acme", failure_threshold=3, recovery_time=60, clock=clock)
     async with client_for(script, clock, breaker=breaker) as client:
         for _ in range(3):
@@ -169,7 +174,7 @@ async def test_breaker_opens_and_fails_fast_without_sending(clock: FakeClock) ->
 
 
 async def test_4xx_does_not_trip_the_breaker(clock: FakeClock) -> None:
-    script = Script(httpx.Response(404))
+    script = ScriptedTransport(httpx.Response(404))
     breaker = CircuitBreaker("acme", failure_threshold=2, clock=clock)
     async with client_for(script, clock, breaker=breaker) as client:
         for _ in range(5):
@@ -181,7 +186,7 @@ async def test_4xx_does_not_trip_the_breaker(clock: FakeClock) -> None:
 async def test_retry_log_line_has_no_secrets(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    script = Script(httpx.Response(503), httpx.Response(200))
+    script = ScriptedTransport(httpx.Response(503), httpx.Response(200))
     caplog.set_level(logging.WARNING, logger="jirabridge.http")
     async with client_for(script, clock) as client:
         await client.request(
@@ -195,7 +200,7 @@ async def test_retry_log_line_has_no_secrets(
 
 
 async def test_timeout_error_names_the_request_without_query_secrets(clock: FakeClock) -> None:
-    script = Script(timeout())
+    script = ScriptedTransport(read_timeout())
     async with client_for(script, clock, retry=RetryPolicy(max_retries=0)) as client:
         with pytest.raises(TimeoutError_) as caught:
             await client.request("GET", "https://user:pw@acme.atlassian.net/x?token=abc&a=1")
@@ -209,8 +214,8 @@ async def test_default_timeouts_and_injected_client(clock: FakeClock) -> None:
     assert client._client.timeout == httpx.Timeout(30.0, connect=5.0)
     await client.aclose()
 
-    script = Script(httpx.Response(200))
-    shared = httpx.AsyncClient(transport=script.transport)
+    script = ScriptedTransport(httpx.Response(200))
+    shared = httpx.AsyncClient(transport=script)
     async with HttpClient(BASE, client=shared, headers={"X-Test": "1"}, clock=clock) as client:
         await client.request("GET", "/rest/api/3/myself")
     assert not shared.is_closed  # not ours to close
@@ -222,7 +227,7 @@ async def test_default_timeouts_and_injected_client(clock: FakeClock) -> None:
 async def test_per_issue_writes_are_spaced_through_the_client(clock: FakeClock) -> None:
     from jirabridge.http import GovernorLimits
 
-    script = Script(httpx.Response(204))
+    script = ScriptedTransport(httpx.Response(204))
     async with client_for(script, clock, limits=GovernorLimits.jira_cloud()) as client:
         for _ in range(30):
             await client.request("PUT", "/rest/api/3/issue/P-1", json={}, issue_key="P-1")

@@ -2,7 +2,6 @@
 
 import httpx
 import pytest
-from http_scripted import Script, dropped, timeout
 
 from jirabridge.errors import (
     BadRequestError,
@@ -12,14 +11,15 @@ from jirabridge.errors import (
 )
 from jirabridge.http import CircuitBreaker, HttpClient, RetryPolicy
 from jirabridge.http.clock import FakeClock
+from jirabridge.http.testing import ScriptedTransport, dropped_connection, read_timeout
 
 BASE = "https://acme.atlassian.net"
 URL = "/rest/api/3/issue/P-1/worklog"
 
 
-def client_for(script: Script, clock: FakeClock, **kwargs: object) -> HttpClient:
+def client_for(script: ScriptedTransport, clock: FakeClock, **kwargs: object) -> HttpClient:
     kwargs.setdefault("retry", RetryPolicy(random=lambda: 0.5))
-    return HttpClient(BASE, transport=script.transport, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return HttpClient(BASE, transport=script, clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 def worklog_id(response: httpx.Response) -> str:
@@ -37,7 +37,7 @@ class Reconciler:
 
 
 async def test_timed_out_post_found_by_reconcile_is_not_resent(clock: FakeClock) -> None:
-    script = Script(timeout(), httpx.Response(201, json={"id": "never"}))
+    script = ScriptedTransport(read_timeout(), httpx.Response(201, json={"id": "never"}))
     reconcile = Reconciler("10042")
     async with client_for(script, clock) as client:
         result = await client.write_once(
@@ -50,7 +50,7 @@ async def test_timed_out_post_found_by_reconcile_is_not_resent(clock: FakeClock)
 
 
 async def test_timed_out_post_not_found_is_resent_once(clock: FakeClock) -> None:
-    script = Script(timeout(), httpx.Response(201, json={"id": "10043"}))
+    script = ScriptedTransport(read_timeout(), httpx.Response(201, json={"id": "10043"}))
     reconcile = Reconciler(None)
     async with client_for(script, clock) as client:
         result = await client.write_once(
@@ -66,13 +66,13 @@ async def test_timed_out_post_not_found_is_resent_once(clock: FakeClock) -> None
 
 @pytest.mark.parametrize(
     "failure",
-    [dropped(), httpx.Response(500), httpx.Response(502), httpx.Response(503)],
+    [dropped_connection(), httpx.Response(500), httpx.Response(502), httpx.Response(503)],
     ids=["dropped", "500", "502", "503"],
 )
 async def test_every_ambiguous_failure_is_reconciled(
     clock: FakeClock, failure: httpx.Response | Exception
 ) -> None:
-    script = Script(failure, httpx.Response(201, json={"id": "x"}))
+    script = ScriptedTransport(failure, httpx.Response(201, json={"id": "x"}))
     reconcile = Reconciler("found")
     async with client_for(script, clock) as client:
         result = await client.write_once(
@@ -83,7 +83,7 @@ async def test_every_ambiguous_failure_is_reconciled(
 
 
 async def test_429_is_retried_without_reconciling(clock: FakeClock) -> None:
-    script = Script(
+    script = ScriptedTransport(
         httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(201, json={"id": "7"})
     )
     reconcile = Reconciler()
@@ -106,7 +106,7 @@ async def test_429_is_retried_without_reconciling(clock: FakeClock) -> None:
 async def test_definite_refusals_raise_at_once(
     clock: FakeClock, response: httpx.Response, error: type[Exception]
 ) -> None:
-    script = Script(response)
+    script = ScriptedTransport(response)
     reconcile = Reconciler()
     async with client_for(script, clock) as client:
         with pytest.raises(error):
@@ -116,7 +116,7 @@ async def test_definite_refusals_raise_at_once(
 
 
 async def test_open_circuit_is_not_reconciled(clock: FakeClock) -> None:
-    script = Script(httpx.Response(201, json={"id": "1"}))
+    script = ScriptedTransport(httpx.Response(201, json={"id": "1"}))
     breaker = CircuitBreaker("acme", failure_threshold=1, clock=clock)
     breaker.before_request()
     breaker.record_failure()
@@ -129,7 +129,7 @@ async def test_open_circuit_is_not_reconciled(clock: FakeClock) -> None:
 
 
 async def test_repeated_failures_stop_at_the_retry_limit(clock: FakeClock) -> None:
-    script = Script(timeout())
+    script = ScriptedTransport(read_timeout())
     reconcile = Reconciler(None, None, None)
     policy = RetryPolicy(max_retries=2, random=lambda: 0.5)
     async with client_for(script, clock, retry=policy) as client:
@@ -142,7 +142,7 @@ async def test_repeated_failures_stop_at_the_retry_limit(clock: FakeClock) -> No
 async def test_write_once_passes_issue_key_to_the_governor(clock: FakeClock) -> None:
     from jirabridge.http import GovernorLimits
 
-    script = Script(httpx.Response(201, json={"id": "1"}))
+    script = ScriptedTransport(httpx.Response(201, json={"id": "1"}))
     async with client_for(script, clock, limits=GovernorLimits.jira_cloud()) as client:
         for _ in range(25):
             await client.write_once(
