@@ -214,10 +214,25 @@ async def test_default_timeouts_and_injected_client(clock: FakeClock) -> None:
     assert client._client.timeout == httpx.Timeout(30.0, connect=5.0)
     await client.aclose()
 
-    script = ScriptedTransport(httpx.Response(200))
+    seen_timeouts: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen_timeouts.append(request.extensions["timeout"])
+        return httpx.Response(200)
+
+    script = ScriptedTransport(answer)
     shared = httpx.AsyncClient(transport=script)
-    async with HttpClient(BASE, client=shared, headers={"X-Test": "1"}, clock=clock) as client:
+    async with HttpClient(
+        BASE,
+        client=shared,
+        headers={"X-Test": "1"},
+        timeout=httpx.Timeout(2.0),
+        clock=clock,
+    ) as client:
         await client.request("GET", "/rest/api/3/myself")
+    assert seen_timeouts == [httpx.Timeout(2.0).as_dict()]
+    with pytest.raises(ValueError, match="transport"):
+        HttpClient(BASE, client=shared, transport=script)
     assert not shared.is_closed  # not ours to close
     assert str(script.requests[0].url) == BASE + "/rest/api/3/myself"
     assert script.requests[0].headers["X-Test"] == "1"

@@ -159,8 +159,8 @@ class HttpClient:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an absolute http(s) URL")
-        if client is not None and (transport is not None or timeout is not None):
-            raise ValueError("pass transport/timeout to the injected client, not to HttpClient")
+        if client is not None and transport is not None:
+            raise ValueError("pass the transport to the injected client, not to HttpClient")
         self.base_url = base_url.rstrip("/")
         self.site = site or _site_of(self.base_url)
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -178,7 +178,9 @@ class HttpClient:
             headers=dict(headers or {}),
             timeout=timeout or DEFAULT_TIMEOUT,
         )
+        # With a shared pool, our headers and timeout go on each request instead of the pool.
         self._extra_headers = dict(headers or {}) if client is not None else {}
+        self._request_timeout = timeout if client is not None else None
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={safe_url(self.base_url)!r})"
@@ -229,8 +231,8 @@ class HttpClient:
             "files": files,
             "headers": merged_headers or None,
         }
-        if timeout is not None:
-            request_kwargs["timeout"] = timeout
+        if timeout is not None or self._request_timeout is not None:
+            request_kwargs["timeout"] = timeout or self._request_timeout
         if not self._owns_client and self._auth is not None:
             request_kwargs["auth"] = self._auth
         self.stats.requests += 1
