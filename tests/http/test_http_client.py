@@ -254,3 +254,18 @@ async def test_per_issue_writes_are_spaced_through_the_client(clock: FakeClock) 
 def test_relative_base_url_is_refused() -> None:
     with pytest.raises(ValueError, match="absolute"):
         HttpClient("acme.atlassian.net")
+
+
+async def test_clients_on_one_store_share_the_sites_budget(clock: FakeClock) -> None:
+    from jirabridge.http import GovernorLimits, MemoryGovernorStore, Rate
+
+    store = MemoryGovernorStore()
+    limits = GovernorLimits(method_rates={"GET": Rate(1, 1)})
+    transport = ScriptedTransport(httpx.Response(200))
+    first = client_for(transport, clock, limits=limits, governor_store=store)
+    second = client_for(transport, clock, limits=limits, governor_store=store)
+    await first.request("GET", "/rest/api/3/myself")
+    await second.request("GET", "/rest/api/3/myself")
+    assert clock.sleeps == [pytest.approx(1.0)]  # the second client waited for the first's token
+    await first.aclose()
+    await second.aclose()

@@ -29,6 +29,7 @@ from jirabridge.errors import (
 from jirabridge.http.breaker import CircuitBreaker
 from jirabridge.http.clock import Clock, SystemClock
 from jirabridge.http.governor import GovernorLimits, RateGovernor
+from jirabridge.http.governor_store import GovernorStore
 from jirabridge.http.headers import parse_rate_limit_headers
 from jirabridge.http.retry import IDEMPOTENT_METHODS, Outcome, RequestFacts, RetryPolicy
 
@@ -137,8 +138,10 @@ class HttpClient:
     One connection pool per client (or pass ``client=`` to share an ``httpx.AsyncClient``; it is
     then not closed by :meth:`aclose`). ``site`` names the rate budget and breaker (default: host
     and path of ``base_url``). Without ``governor=``, a governor with ``limits`` (default
-    :meth:`GovernorLimits.unlimited`: follow the server's headers only) is built; the Jira client
-    should pass ``limits=GovernorLimits.jira_cloud()`` for Cloud sites.
+    :meth:`GovernorLimits.unlimited`: follow the server's headers only) is built on
+    ``governor_store``; the Jira client should pass ``limits=GovernorLimits.jira_cloud()`` for
+    Cloud sites. Clients given the same store (in memory, Redis or PostgreSQL) and the same site
+    share one rate budget, whether they live in one process or many.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         governor: RateGovernor | None = None,
         limits: GovernorLimits | None = None,
+        governor_store: GovernorStore | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -166,7 +170,10 @@ class HttpClient:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.retry = retry if retry is not None else RetryPolicy()
         self.governor = governor or RateGovernor(
-            self.site, limits=limits or GovernorLimits.unlimited(), clock=self.clock
+            self.site,
+            limits=limits or GovernorLimits.unlimited(),
+            store=governor_store,
+            clock=self.clock,
         )
         self.breaker = breaker or CircuitBreaker(self.site, clock=self.clock)
         self.stats = HttpStats()
