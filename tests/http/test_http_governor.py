@@ -208,3 +208,16 @@ async def test_per_issue_windows_hold_for_any_arrival_pattern(gaps: list[float])
     for i, start in enumerate(sent):
         assert sum(1 for t in sent[i:] if t < start + 2.0 - 1e-6) <= 20
         assert sum(1 for t in sent[i:] if t < start + 30.0 - 1e-6) <= 100
+
+
+async def test_primary_limit_pacing_never_exceeds_max_wait(clock: FakeClock) -> None:
+    governor = RateGovernor("api.github.com", limits=GovernorLimits(max_wait=30), clock=clock)
+    reset = int(clock.time()) + 3000
+    headers = {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "2",
+        "x-ratelimit-reset": str(reset),
+    }
+    await governor.observe("GET", "/user", 200, httpx.Headers(headers))
+    await governor.acquire("GET", "/user")
+    assert await governor.acquire("GET", "/user") == near(30)

@@ -30,7 +30,7 @@ from jirabridge.http.breaker import CircuitBreaker
 from jirabridge.http.clock import Clock, SystemClock
 from jirabridge.http.governor import GovernorLimits, RateGovernor
 from jirabridge.http.governor_store import GovernorStore
-from jirabridge.http.headers import parse_rate_limit_headers
+from jirabridge.http.headers import RateLimitInfo, parse_rate_limit_headers
 from jirabridge.http.retry import IDEMPOTENT_METHODS, Outcome, RequestFacts, RetryPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpClient", "HttpStats", "Reconcile", "safe_url"]
@@ -107,6 +107,13 @@ class HttpStats:
 def _site_of(base_url: str) -> str:
     url = httpx.URL(base_url)
     return f"{url.host}{':' + str(url.port) if url.port else ''}{url.path.rstrip('/')}"
+
+
+def _rate_limited(status: int, info: RateLimitInfo) -> bool:
+    # GitHub signals both its primary and secondary limits with 403 as well as 429.
+    return status == 429 or (
+        status == 403 and (info.retry_after is not None or info.remaining == 0)
+    )
 
 
 def _error_body(response: httpx.Response) -> tuple[list[str], dict[str, str]]:
@@ -310,9 +317,7 @@ class HttpClient:
             settled = True
             await self.governor.observe(method, path, status, response.headers, issue_key=issue_key)
             info = parse_rate_limit_headers(response.headers, self.clock.time())
-            limited = status == 429 or (
-                status == 403 and (info.retry_after is not None or info.remaining == 0)
-            )
+            limited = _rate_limited(status, info)
             return response, Outcome.response(status, info.retry_after, rate_limited=limited), None
         finally:
             if not settled:
@@ -327,9 +332,7 @@ class HttpClient:
         if messages:
             summary += ": " + "; ".join(messages[:3])
         info = parse_rate_limit_headers(response.headers, self.clock.time())
-        if status == 429 or (
-            status == 403 and (info.retry_after is not None or info.remaining == 0)
-        ):
+        if _rate_limited(status, info):
             return RateLimitedError(
                 summary,
                 status=status,

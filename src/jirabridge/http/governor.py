@@ -305,8 +305,9 @@ class RateGovernor:
             and remaining < limit * self.limits.low_remaining_ratio
         )
         if low and reset_at is not None and reset_at > now and remaining:
-            # An hourly budget (GitHub primary): spread what is left evenly until the reset.
-            self._pace_interval = (reset_at - now) / remaining
+            # An hourly budget (GitHub primary): spread what is left evenly until the reset,
+            # but never hold one request longer than max_wait for it.
+            self._pace_interval = min((reset_at - now) / remaining, self.limits.max_wait)
             self._pace_until = reset_at
         elif remaining is not None and not low:
             self._pace_interval = 0.0
