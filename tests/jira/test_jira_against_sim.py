@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jirabridge.http import FakeClock
 from jirabridge.jira import (
     EXTERNAL_ID_PROPERTY,
     ConnectionVerdict,
@@ -16,8 +17,6 @@ from jirabridge.jira import (
     JiraClient,
     ReconcilePolicy,
 )
-
-from support.jira_fakes import ReconcilingHttp
 
 sim_app = pytest.importorskip("jirabridge.sim.app", reason="the simulator has not landed yet")
 
@@ -58,14 +57,12 @@ def transport(sim: Any) -> DropAfterApply:
 @pytest.fixture
 async def jira(sim: Any, transport: DropAfterApply) -> AsyncIterator[JiraClient]:
     runtime = sim.state.sim
-    http = ReconcilingHttp(
-        BASE, auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token), transport=transport
+    client = JiraClient(
+        BASE,
+        auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token),
+        transport=transport,
+        clock=FakeClock(),
     )
-
-    async def no_wait(_: float) -> None:
-        return None
-
-    client = JiraClient(BASE, http=http, sleep=no_wait)
     client.reconcile_policy = ReconcilePolicy(attempts=3, delay=0.0)
     yield client
     await client.aclose()
