@@ -83,6 +83,8 @@ class JiraClient(
         limits: GovernorLimits | None = None,
         governor_store: GovernorStore | None = None,
     ) -> None:
+        if deployment is None and _is_cloud_host(base_url):
+            deployment = DeploymentType.CLOUD
         if http is None:
             if not base_url.startswith(("https://", "http://")):
                 raise ValidationError("the Jira base URL must be an http(s) URL")
@@ -226,6 +228,13 @@ class JiraClient(
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _is_cloud_host(base_url: str) -> bool:
+    # Atlassian-hosted sites and the OAuth/scoped-token gateway are Cloud by definition, which
+    # saves the serverInfo probe and lets the governor pace to Cloud's limits from the start.
+    host = httpx.URL(base_url).host if base_url.startswith(("https://", "http://")) else ""
+    return host.endswith((".atlassian.net", ".jira.com")) or host == "api.atlassian.com"
 
 
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
