@@ -108,7 +108,7 @@ class CreationMixin(IssuesMixin, SearchMixin):
             raise ValidationError("create_issue_once needs a non-empty external_id")
         project = _project_of(fields)
         props = {**(properties or {}), EXTERNAL_ID_PROPERTY: _stamp(external_id)}
-        body = self._issue_body(fields, update=update, properties=props)
+        body = self._issue_body(await self._rich_fields(fields), update=update, properties=props)
         path = await self._api("issue")
 
         async def reconcile() -> CreatedIssue | None:
@@ -182,7 +182,8 @@ class CreationMixin(IssuesMixin, SearchMixin):
         for index, item in enumerate(issues):
             external_id = item.external_id or f"bulk-{uuid.uuid4()}"
             props = {**item.properties, EXTERNAL_ID_PROPERTY: _stamp(external_id)}
-            body = self._issue_body(item.fields, update=item.update, properties=props)
+            fields = await self._rich_fields(item.fields)
+            body = self._issue_body(fields, update=item.update, properties=props)
             prepared.append((index, external_id, body, _project_of(item.fields)))
         for start in range(0, len(prepared), BULK_CREATE_MAX):
             chunk = prepared[start : start + BULK_CREATE_MAX]
