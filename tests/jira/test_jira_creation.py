@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jirabridge.errors import ValidationError
+from jirabridge.errors import AuthenticationError, ValidationError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, IssueInput, JiraClient
 
 from support.jira_fakes import FakeJira, NoSleep, spec_example
@@ -206,6 +206,53 @@ async def test_bulk_lost_answer_adopts_created_and_resends_nothing(
     assert [r.issue.key for r in results if r.issue] == [f"ED-{n + 1}" for n in range(60)]
     bulk_calls = [s for s in fake.sent if s.path.endswith("/issue/bulk")]
     assert [len(s.body["issueUpdates"]) for s in bulk_calls] == [50, 10]
+
+
+async def test_bulk_all_failed_in_item_shape_keeps_each_reason(
+    cloud: JiraClient, fake: FakeJira
+) -> None:
+    answer = {
+        "issues": [],
+        "errors": [
+            {
+                "failedElementNumber": 0,
+                "status": 400,
+                "elementErrors": {"errors": {"summary": "x"}},
+            },
+            {
+                "failedElementNumber": 1,
+                "status": 400,
+                "elementErrors": {"errors": {"project": "y"}},
+            },
+        ],
+    }
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(400, json=answer))
+    results = await cloud.bulk_create([IssueInput(fields=FIELDS), IssueInput(fields=FIELDS)])
+    assert [r.field_errors for r in results] == [{"summary": "x"}, {"project": "y"}]
+    assert len(fake.sent) == 1
+
+
+async def test_bulk_auth_failure_raises(cloud: JiraClient, fake: FakeJira) -> None:
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(401, json={"errorMessages": ["no"]}))
+    with pytest.raises(AuthenticationError):
+        await cloud.bulk_create([IssueInput(fields=FIELDS)])
+
+
+async def test_bulk_5xx_is_reconciled_before_any_resend(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    def apply_then_503(request: httpx.Request) -> httpx.Response:
+        tracker.bulk(request)
+        return httpx.Response(503, json={"errorMessages": ["busy"]})
+
+    fake.routes[1] = ("POST", fake.routes[1][1], [apply_then_503, tracker.bulk])
+    items = [
+        IssueInput(fields={**FIELDS, "summary": f"s{n}"}, external_id=f"x{n}") for n in range(5)
+    ]
+    results = await reconciling.bulk_create(items)
+    assert all(r.ok for r in results)
+    assert len(tracker.issues) == 5
+    assert len([s for s in fake.sent if s.path.endswith("/issue/bulk")]) == 1
 
 
 async def test_bulk_all_failed_400_reports_each_item(cloud: JiraClient, fake: FakeJira) -> None:
