@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import event, text
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 from jirabridge.errors import ConfigError, StorageError
 
 __all__ = [
+    "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "is_sqlite",
     "make_engine",
@@ -53,6 +55,12 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 _BEGIN_MODE_OPTION: Final = "jirabridge_sqlite_begin"
 _BEGIN_IMMEDIATE: Final = "IMMEDIATE"
 _BEGIN_DEFERRED: Final = "DEFERRED"
+
+#: Execution options for a Core connection that only reads, e.g.
+#: ``await connection.execution_options(**READ_ONLY)`` before its first statement: on SQLite
+#: its transaction then begins DEFERRED and does not wait for writers. Connections without it
+#: begin IMMEDIATE, which is always safe but queues behind every writer.
+READ_ONLY: Final[Mapping[str, str]] = MappingProxyType({_BEGIN_MODE_OPTION: _BEGIN_DEFERRED})
 
 _PING_TIMEOUT_SEC: Final = 5.0
 
@@ -201,14 +209,13 @@ async def read_transaction(
     """Open a session in a read transaction with a consistent snapshot; always rolled back.
 
     On SQLite it does not take the write lock, so it never waits for writers (WAL mode).
-    Anything written inside it is discarded.
+    Anything written inside it is discarded; objects loaded in it stay readable afterwards.
     """
+    # Closing (not rolling back) ends the transaction without expiring what was loaded,
+    # so objects read here stay readable (detached) after the block.
     async with factory() as session:
-        await session.connection(execution_options={_BEGIN_MODE_OPTION: _BEGIN_DEFERRED})
-        try:
-            yield session
-        finally:
-            await session.rollback()
+        await session.connection(execution_options=READ_ONLY)
+        yield session
 
 
 _CREDENTIALS_IN_TEXT = re.compile(r"://[^/\s@]*@")
@@ -223,6 +230,7 @@ async def ping(engine: AsyncEngine, *, within_sec: float = _PING_TIMEOUT_SEC) ->
     try:
         async with asyncio.timeout(within_sec):
             async with engine.connect() as connection:
+                await connection.execution_options(**READ_ONLY)
                 await connection.execute(text("SELECT 1"))
     except TimeoutError:
         raise StorageError(

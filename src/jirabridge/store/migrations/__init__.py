@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 from collections.abc import Callable, Coroutine
 from importlib import resources
 from pathlib import Path
@@ -26,13 +27,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from jirabridge.errors import ConfigError, StorageError
 from jirabridge.store.db import make_engine, normalize_url, redact_url
+from jirabridge.store.models import Base
 
 __all__ = [
+    "MODEL_MODULES",
     "alembic_config",
     "check_at_head",
     "check_at_head_async",
@@ -41,11 +45,23 @@ __all__ = [
     "downgrade",
     "downgrade_async",
     "heads",
+    "target_metadata",
     "upgrade",
     "upgrade_async",
 ]
 
 _T = TypeVar("_T")
+
+#: Every module that defines table models. The migrations (and the test that keeps models and
+#: migrations in step) see exactly the tables these modules declare: add yours here.
+MODEL_MODULES: tuple[str, ...] = ("jirabridge.store.models",)
+
+
+def target_metadata() -> MetaData:
+    """The metadata of every application table (imports :data:`MODEL_MODULES`)."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    return Base.metadata
 
 
 def _script_location() -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from jirabridge.errors import StorageError
-from jirabridge.store.models import Base
+from jirabridge.store.migrations import target_metadata
 
 # DBOS keeps its own tables in this schema (PostgreSQL) and migrates them itself.
 _FOREIGN_SCHEMAS = frozenset({"dbos"})
@@ -28,7 +28,7 @@ def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 def _configure(**kwargs: Any) -> None:
     context.configure(
-        target_metadata=Base.metadata,
+        target_metadata=target_metadata(),
         render_as_batch=True,
         compare_type=True,
         include_name=_include_name,
