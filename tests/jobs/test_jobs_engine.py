@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -186,3 +187,29 @@ async def test_an_unreachable_system_database_fails_launch_cleanly(
         await broken.launch()
     assert "launchsecret" not in str(caught.value)
     assert not broken.launched
+
+
+async def test_a_process_without_workers_leaves_queued_jobs_to_the_workers(
+    jobs_database_url: str, config_for: Callable[[str], JobsConfig]
+) -> None:
+    web_only = JobEngine(replace(config_for(jobs_database_url), run_workers=False))
+    await web_only.launch()
+    try:
+        queued = await web_only.enqueue(
+            SITES, "site-w", workflow_id("echo", "for-workers"), echo, "w1"
+        )
+        # Nothing in this process takes it; a handful of polling rounds later it still waits.
+        for _ in range(5):
+            await asyncio.sleep(0.1)
+            assert (await queued.status()).state == "ENQUEUED"
+    finally:
+        await web_only.shutdown()
+    assert step_runs["w1"] == 0
+
+    worker = JobEngine(config_for(jobs_database_url))
+    await worker.launch()
+    try:
+        handle = await worker.handle(queued.workflow_id)
+        assert await asyncio.wait_for(handle.result(), WAIT_SEC) == "W1"
+    finally:
+        await worker.shutdown()

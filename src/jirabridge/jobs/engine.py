@@ -83,6 +83,8 @@ class JobsConfig:
     (e.g. ``"local"`` or a StatefulSet ordinal): after a crash, only an executor with the same
     id recovers that process's workflows. ``polling_interval_sec`` is how often queues and
     result waits poll the database; lower it for interactive work and tests.
+    ``run_workers=False`` makes a process that enqueues jobs and reads their status but takes
+    no jobs from the queues (e.g. a web-only process next to ``jirabridge worker`` processes).
     """
 
     system_database_url: str
@@ -90,6 +92,7 @@ class JobsConfig:
     executor_id: str
     polling_interval_sec: float = 1.0
     log_level: str = "INFO"
+    run_workers: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -115,7 +118,8 @@ class JobsConfig:
         return (
             f"JobsConfig(system_database_url={safe!r}, "
             f"application_version={self.application_version!r}, "
-            f"executor_id={self.executor_id!r}, polling_interval_sec={self.polling_interval_sec})"
+            f"executor_id={self.executor_id!r}, polling_interval_sec={self.polling_interval_sec}, "
+            f"run_workers={self.run_workers})"
         )
 
 
@@ -255,6 +259,8 @@ class JobEngine:
         JobEngine._running = self
         try:
             DBOS(config=self._dbos_config())
+            if not self._config.run_workers:
+                DBOS.listen_queues([])
             # Called on this loop's thread on purpose (it blocks briefly): DBOS runs queued
             # and recovered async workflows on the loop that launched it.
             DBOS.launch()
