@@ -213,3 +213,23 @@ async def test_a_process_without_workers_leaves_queued_jobs_to_the_workers(
         assert await asyncio.wait_for(handle.result(), WAIT_SEC) == "W1"
     finally:
         await worker.shutdown()
+
+
+async def test_listing_jobs_for_a_status_page(job_engine: JobEngine) -> None:
+    done = await job_engine.start(workflow_id("echo", "listed", 1), echo, "l1")
+    await asyncio.wait_for(done.result(), WAIT_SEC)
+    broken = await job_engine.start(workflow_id("failing", "listed"), failing, "l2")
+    with pytest.raises(ValidationError):
+        await asyncio.wait_for(broken.result(), WAIT_SEC)
+
+    everything = await job_engine.list_jobs()
+    assert {job.workflow_id for job in everything} >= {done.workflow_id, broken.workflow_id}
+    failed = await job_engine.list_jobs(states=["ERROR"])
+    assert [job.workflow_id for job in failed] == [broken.workflow_id]
+    echoes = await job_engine.list_jobs(id_prefix="echo:listed")
+    assert [job.workflow_id for job in echoes] == [done.workflow_id]
+    assert [job.name for job in await job_engine.list_jobs(name="tests.failing")] == [
+        "tests.failing"
+    ]
+    with pytest.raises(ValidationError, match="unknown job states"):
+        await job_engine.list_jobs(states=["RUNNING"])
