@@ -20,6 +20,9 @@ from jirabridge.jobs.ids import workflow_id
 WAIT_SEC = 30
 
 SITES = registry.declare_site_queue("test-sites", per_site_concurrency=1)
+RATED = registry.declare_site_queue(
+    "test-rated", per_site_rate=(3, 2.0), per_site_concurrency=2, worker_concurrency=5
+)
 
 step_runs: Counter[str] = Counter()
 gated_started: list[str] = []
@@ -233,3 +236,14 @@ async def test_listing_jobs_for_a_status_page(job_engine: JobEngine) -> None:
     ]
     with pytest.raises(ValidationError, match="unknown job states"):
         await job_engine.list_jobs(states=["RUNNING"])
+
+
+async def test_declared_queues_are_registered_as_partitioned_queues(job_engine: JobEngine) -> None:
+    from dbos import DBOS
+
+    queue = await DBOS.retrieve_queue_async(RATED.name)
+    assert queue is not None
+    assert await queue.get_partition_limiter_async() == {"limit": 3, "period": 2.0}
+    assert await queue.get_partition_concurrency_async() == 2
+    assert await queue.get_worker_concurrency_async() == 5
+    assert await queue.get_polling_interval_sec_async() == job_engine.config.polling_interval_sec
