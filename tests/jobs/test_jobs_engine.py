@@ -7,6 +7,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -247,3 +248,22 @@ async def test_declared_queues_are_registered_as_partitioned_queues(job_engine: 
     assert await queue.get_partition_concurrency_async() == 2
     assert await queue.get_worker_concurrency_async() == 5
     assert await queue.get_polling_interval_sec_async() == job_engine.config.polling_interval_sec
+
+
+async def test_pruning_deletes_only_what_finished_before_the_cutoff(job_engine: JobEngine) -> None:
+    before_any = datetime.now(UTC) - timedelta(hours=1)
+    done = await job_engine.start(workflow_id("echo", "pruned"), echo, "p1")
+    await asyncio.wait_for(done.result(), WAIT_SEC)
+    waiting = await job_engine.start(workflow_id("gated", "kept"), gated, "p2")
+
+    assert await job_engine.prune_finished(before_any) == 0
+    assert await job_engine.status(done.workflow_id) is not None
+
+    assert await job_engine.prune_finished(datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert await job_engine.status(done.workflow_id) is None
+    assert (await waiting.status()).state == "PENDING"
+    with pytest.raises(ValidationError):
+        await job_engine.prune_finished(datetime(2026, 1, 1))
+
+    gates["open"].set()
+    assert await asyncio.wait_for(waiting.result(), WAIT_SEC) == "P2"

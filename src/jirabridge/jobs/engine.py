@@ -422,6 +422,30 @@ class JobEngine:
         )
         return [JobStatus._from_dbos(status) for status in found]
 
+    async def prune_finished(self, finished_before: datetime, *, batch: int = 500) -> int:
+        """Delete up to ``batch`` workflows that finished before ``finished_before``.
+
+        DBOS keeps every workflow's inputs, outputs and steps until told otherwise; call this
+        periodically (e.g. from a scheduled job) until it returns 0. Returns how many were
+        deleted. Unfinished workflows are never touched.
+        """
+        self._require_launched()
+        if finished_before.tzinfo is None:
+            raise ValidationError("finished_before must be timezone-aware")
+        if not 1 <= batch <= 10_000:
+            raise ValidationError("batch must be between 1 and 10000")
+        found = await DBOS.list_workflows_async(
+            status=sorted(_FINAL_STATES),
+            completed_before=finished_before.isoformat(),
+            limit=batch,
+            load_input=False,
+            load_output=False,
+        )
+        ids = [status.workflow_id for status in found]
+        if ids:
+            await DBOS.delete_workflows_async(ids, delete_children=True)
+        return len(ids)
+
     async def handle(self, workflow_id: str) -> JobHandle[Any]:
         """A handle on an existing workflow; :class:`~jirabridge.errors.NotFoundError` if none."""
         self._require_launched()
