@@ -127,9 +127,12 @@ class RateLimitConfig:
 
 def endpoint_template(path: str) -> str:
     """The route template of ``path``: ids, keys and account ids become ``{id}``."""
+    segments = path.split("/")
     return "/".join(
-        "{id}" if seg and (_ISSUE_KEY.match(seg) or _ID_LIKE.match(seg)) else seg
-        for seg in path.split("/")
+        "{id}"
+        if seg and (_ISSUE_KEY.match(seg) or _ID_LIKE.match(seg)) and segments[i - 1] != "api"
+        else seg
+        for i, seg in enumerate(segments)
     )
 
 
