@@ -154,7 +154,8 @@ def test_profiles_are_the_briefs() -> None:
     assert PROFILE_NAMES == ("clean", "limited", "faulty")
     clean, limited, faulty = (get_profile(n) for n in PROFILE_NAMES)
     assert clean.faults == FaultConfig(latency_ms=20.0)
-    assert not (clean.ratelimit.burst_enabled or clean.ratelimit.per_issue_enabled)
+    assert not clean.ratelimit.burst_enabled
+    assert not clean.ratelimit.per_issue_enabled
     assert limited.faults == clean.faults
     assert limited.ratelimit.burst_rps["GET"] == 100.0
     assert limited.ratelimit.burst_rps["POST"] == 100.0
