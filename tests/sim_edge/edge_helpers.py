@@ -27,7 +27,7 @@ from jirabridge.sim.oauth import OAuthClient, OAuthConfig, OAuthSite
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a frozen simulated "now"
 CLIENT_ID = "app-client-id"
-CLIENT_SECRET = "app-client-secret-0123456789"
+CLIENT_SECRET = "app-client-secret-0123456789abcdef"
 SITES = (
     OAuthSite("11111111-aaaa-4bbb-8ccc-000000000001", "Alpha", "https://alpha.atlassian.net"),
     OAuthSite("22222222-aaaa-4bbb-8ccc-000000000002", "Beta", "https://beta.atlassian.net"),

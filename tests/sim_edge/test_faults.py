@@ -20,11 +20,11 @@ async def statuses_for(seed: int, count: int) -> list[int]:
 
 
 async def test_error_rates_follow_the_profile_and_the_seed() -> None:
-    statuses = await statuses_for(seed=3, count=1000)
-    # 2% each of 1000 = 20, with a binomial spread of about 4.4 either way.
-    assert 7 <= statuses.count(500) <= 33
-    assert 7 <= statuses.count(503) <= 33
-    assert statuses.count(200) == 1000 - statuses.count(500) - statuses.count(503)
+    statuses = await statuses_for(seed=3, count=800)
+    # 2% each of 800 = 16, with a binomial spread of about 4 either way.
+    assert 5 <= statuses.count(500) <= 28
+    assert 5 <= statuses.count(503) <= 28
+    assert statuses.count(200) == 800 - statuses.count(500) - statuses.count(503)
     assert await statuses_for(seed=3, count=300) == statuses[:300]
     assert await statuses_for(seed=4, count=300) != statuses[:300]
 
@@ -78,14 +78,14 @@ async def test_faulty_profile_drops_about_one_write_in_a_hundred() -> None:
     site = build_site("faulty", seed=11, ratelimit_overrides=NO_LIMITS)
     answered = dropped = 0
     async with site.client() as client:
-        for _ in range(1000):
+        for _ in range(600):
             try:
                 response = await client.post("/rest/api/3/issue", json={"summary": "s"})
             except httpx.RemoteProtocolError:
                 dropped += 1
                 continue
             answered += response.status_code == 201
-    assert 2 <= dropped <= 20
+    assert 1 <= dropped <= 15
     # Every applied write is stored exactly once: answered ones plus dropped ones.
     assert len(site.issues) == answered + dropped
 
