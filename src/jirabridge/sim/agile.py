@@ -29,7 +29,9 @@ def _board(ctx: Ctx) -> Board:
     raw = ctx.path["boardId"]
     board = ctx.site.boards.get(int(raw)) if raw.isdigit() else None
     if board is None:
-        raise SimHTTPError(404, [f"Board does not exist or you do not have permission to see it. ({raw})"])
+        raise SimHTTPError(
+            404, [f"Board does not exist or you do not have permission to see it. ({raw})"]
+        )
     return board
 
 
@@ -37,7 +39,9 @@ def _sprint(ctx: Ctx) -> Sprint:
     raw = ctx.path["sprintId"]
     sprint = ctx.site.sprints.get(int(raw)) if raw.isdigit() else None
     if sprint is None:
-        raise SimHTTPError(404, [f"Sprint with id {raw} does not exist or you do not have permission to see it."])
+        raise SimHTTPError(
+            404, [f"Sprint with id {raw} does not exist or you do not have permission to see it."]
+        )
     return sprint
 
 
@@ -81,7 +85,11 @@ def get_board(ctx: Ctx) -> Any:
 def board_sprints(ctx: Ctx) -> Any:
     board = _board(ctx)
     states = {s.strip() for s in ctx.params.get("state", "").split(",") if s.strip()}
-    sprints = [s for s in ctx.site.sprints.values() if s.board_id == board.id and (not states or s.state in states)]
+    sprints = [
+        s
+        for s in ctx.site.sprints.values()
+        if s.board_id == board.id and (not states or s.state in states)
+    ]
     start, size, page = _page(ctx, sprints)
     return {
         "maxResults": size,
@@ -92,7 +100,9 @@ def board_sprints(ctx: Ctx) -> Any:
 
 
 def _board_issues(site: SimSite, board: Board) -> list[Issue]:
-    return sorted((i for i in site.issues.values() if i.project_id == board.project_id), key=lambda i: i.rank)
+    return sorted(
+        (i for i in site.issues.values() if i.project_id == board.project_id), key=lambda i: i.rank
+    )
 
 
 def board_issues(ctx: Ctx) -> Any:
@@ -129,7 +139,14 @@ def board_epics(ctx: Ctx) -> Any:
 
 
 def create_sprint(
-    site: SimSite, name: str, board_id: int, *, goal: str = "", start_ms: int | None = None, end_ms: int | None = None, created_ms: int | None = None
+    site: SimSite,
+    name: str,
+    board_id: int,
+    *,
+    goal: str = "",
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    created_ms: int | None = None,
 ) -> Sprint:
     """Create a future sprint on a board and emit ``sprint_created``."""
     sprint = Sprint(
@@ -153,7 +170,9 @@ def _date(body: dict[str, Any], key: str) -> int | None:
     try:
         return parse_jira_datetime(str(body[key]))
     except ValueError:
-        raise SimHTTPError(400, errors={key: "Invalid date format. Use yyyy-MM-dd'T'HH:mm:ss.SSSZ."}) from None
+        raise SimHTTPError(
+            400, errors={key: "Invalid date format. Use yyyy-MM-dd'T'HH:mm:ss.SSSZ."}
+        ) from None
 
 
 def post_sprint(ctx: Ctx) -> Any:
@@ -164,11 +183,20 @@ def post_sprint(ctx: Ctx) -> Any:
         raise SimHTTPError(400, errors={"name": "Sprint name is required."})
     if not isinstance(board_id, int) or board_id not in ctx.site.boards:
         raise SimHTTPError(400, errors={"originBoardId": "Board does not exist."})
-    sprint = create_sprint(ctx.site, name, board_id, goal=body.get("goal") or "", start_ms=_date(body, "startDate"), end_ms=_date(body, "endDate"))
+    sprint = create_sprint(
+        ctx.site,
+        name,
+        board_id,
+        goal=body.get("goal") or "",
+        start_ms=_date(body, "startDate"),
+        end_ms=_date(body, "endDate"),
+    )
     return 201, ctx.r.sprint(sprint)
 
 
-def set_sprint_state(site: SimSite, sprint: Sprint, state: str, *, at_ms: int | None = None) -> None:
+def set_sprint_state(
+    site: SimSite, sprint: Sprint, state: str, *, at_ms: int | None = None
+) -> None:
     """Start or close a sprint with Jira's rules; closing moves unfinished issues out."""
     now = at_ms if at_ms is not None else site.now_ms()
     if state == sprint.state:
@@ -176,7 +204,9 @@ def set_sprint_state(site: SimSite, sprint: Sprint, state: str, *, at_ms: int | 
     if state == "active":
         if sprint.state != "future":
             raise SimHTTPError(400, ["Only a future sprint can be started."])
-        if any(s.state == "active" and s.board_id == sprint.board_id for s in site.sprints.values()):
+        if any(
+            s.state == "active" and s.board_id == sprint.board_id for s in site.sprints.values()
+        ):
             raise SimHTTPError(400, ["The board already has an active sprint."])
         if sprint.start_ms is None or sprint.end_ms is None:
             raise SimHTTPError(400, ["A sprint needs a start and an end date to start."])
@@ -232,14 +262,25 @@ def delete_sprint(ctx: Ctx) -> Any:
 
 def sprint_issues(ctx: Ctx) -> Any:
     sprint = _sprint(ctx)
-    issues = sorted((i for i in ctx.site.issues.values() if sprint.id in i.sprint_ids), key=lambda i: i.rank)
+    issues = sorted(
+        (i for i in ctx.site.issues.values() if sprint.id in i.sprint_ids), key=lambda i: i.rank
+    )
     return _issue_page(ctx, issues)
 
 
-def move_to_sprint(site: SimSite, sprint: Sprint | None, issues: list[Issue], actor: str, *, at_ms: int | None = None) -> None:
+def move_to_sprint(
+    site: SimSite,
+    sprint: Sprint | None,
+    issues: list[Issue],
+    actor: str,
+    *,
+    at_ms: int | None = None,
+) -> None:
     """Put issues in a sprint (None = backlog); records the Sprint changelog item."""
     for issue in issues:
-        keep = [s for s in issue.sprint_ids if s in site.sprints and site.sprints[s].state == "closed"]
+        keep = [
+            s for s in issue.sprint_ids if s in site.sprints and site.sprints[s].state == "closed"
+        ]
         ids = [*keep, sprint.id] if sprint is not None else keep
         items = ops.change_sprints(site, issue, ids)
         if items:
@@ -292,7 +333,13 @@ def issues_without_epic(ctx: Ctx) -> Any:
     site = ctx.site
     return _issue_page(
         ctx,
-        [i for i in site.issues.values() if site.epic_of(i) is None and i.issuetype_id != "10000" and not site.issue_type(i.issuetype_id).subtask],
+        [
+            i
+            for i in site.issues.values()
+            if site.epic_of(i) is None
+            and i.issuetype_id != "10000"
+            and not site.issue_type(i.issuetype_id).subtask
+        ],
     )
 
 

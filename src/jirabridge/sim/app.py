@@ -117,7 +117,15 @@ class SimRuntime:
 Handler = Callable[..., Any]
 
 
-def _api_routes(prefix: str, table: list[tuple[str, str, Any, int]], *, version: str, spec: str | None, spec_prefix: str | None, auth: str = "required") -> list[SimRoute]:
+def _api_routes(
+    prefix: str,
+    table: list[tuple[str, str, Any, int]],
+    *,
+    version: str,
+    spec: str | None,
+    spec_prefix: str | None,
+    auth: str = "required",
+) -> list[SimRoute]:
     routes = []
     for method, path, handler, status in table:
         routes.append(
@@ -134,24 +142,39 @@ def _api_routes(prefix: str, table: list[tuple[str, str, Any, int]], *, version:
 
 def build_routes(flavor: str) -> list[SimRoute]:
     """Every REST route the flavour serves (Cloud: v3 and v2; Data Center: v2 only)."""
-    platform = (
-        routes_issues.ROUTES + routes_worklogs.ROUTES + routes_meta.ROUTES
-    )
+    platform = routes_issues.ROUTES + routes_worklogs.ROUTES + routes_meta.ROUTES
     routes: list[SimRoute] = []
     versions = ("3", "2") if flavor == "cloud" else ("2",)
     for version in versions:
         prefix = f"/rest/api/{version}"
         spec = "platform" if version == "3" else None
         spec_prefix = "/rest/api/3" if version == "3" else None
-        routes += _api_routes(prefix, routes_meta.ANONYMOUS, version=version, spec=spec, spec_prefix=spec_prefix, auth="optional")
+        routes += _api_routes(
+            prefix,
+            routes_meta.ANONYMOUS,
+            version=version,
+            spec=spec,
+            spec_prefix=spec_prefix,
+            auth="optional",
+        )
         if flavor == "cloud":
-            routes += _api_routes(prefix, routes_search.ROUTES, version=version, spec=spec, spec_prefix=spec_prefix)
+            routes += _api_routes(
+                prefix, routes_search.ROUTES, version=version, spec=spec, spec_prefix=spec_prefix
+            )
             gone = [(m, p, routes_search.gone, 410) for m, p, _, _ in routes_search.ROUTES_V2_DC]
             routes += _api_routes(prefix, gone, version=version, spec=None, spec_prefix=None)
         else:
-            routes += _api_routes(prefix, routes_search.ROUTES_V2_DC, version=version, spec=None, spec_prefix=None)
+            routes += _api_routes(
+                prefix, routes_search.ROUTES_V2_DC, version=version, spec=None, spec_prefix=None
+            )
         routes += _api_routes(prefix, platform, version=version, spec=spec, spec_prefix=spec_prefix)
-    routes += _api_routes("/rest/agile/1.0", agile.ROUTES, version="2" if flavor != "cloud" else "3", spec="software" if flavor == "cloud" else None, spec_prefix="/rest/agile/1.0" if flavor == "cloud" else None)
+    routes += _api_routes(
+        "/rest/agile/1.0",
+        agile.ROUTES,
+        version="2" if flavor != "cloud" else "3",
+        spec="software" if flavor == "cloud" else None,
+        spec_prefix="/rest/agile/1.0" if flavor == "cloud" else None,
+    )
     return routes
 
 

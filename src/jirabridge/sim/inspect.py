@@ -58,7 +58,10 @@ async def seed(request: Request) -> Response:
     runtime = request.app.state.sim
     site = runtime.site
     try:
-        spec = _spec(await _body(request), SeedSpec(projects=1, issues_per_project=30, users=0, closed_sprints=3))
+        spec = _spec(
+            await _body(request),
+            SeedSpec(projects=1, issues_per_project=30, users=0, closed_sprints=3),
+        )
     except (ValueError, TypeError) as exc:
         return _bad(f"bad seed request: {exc}")
     if spec.issues_per_project < 3 or spec.projects < 0 or spec.users < 0:
@@ -74,7 +77,9 @@ async def seed(request: Request) -> Response:
             add_project(site, first + n, users, spec)
     finally:
         site.muted = False
-    return json_response({"projects": len(site.projects), "issues": len(site.issues), "users": len(site.users)})
+    return json_response(
+        {"projects": len(site.projects), "issues": len(site.issues), "users": len(site.users)}
+    )
 
 
 async def stats(request: Request) -> Response:
@@ -86,7 +91,12 @@ async def stats(request: Request) -> Response:
     ]
     out: dict[str, Any] = {
         "requests": requests,
-        "totals": {"requests": sum(runtime.requests.values()), "issues": len(site.issues), "worklogs": len(site.worklog_index), "events": len(site.event_log)},
+        "totals": {
+            "requests": sum(runtime.requests.values()),
+            "issues": len(site.issues),
+            "worklogs": len(site.worklog_index),
+            "events": len(site.event_log),
+        },
     }
     prop = request.query_params.get("worklogProperty")
     if prop:
@@ -116,7 +126,13 @@ async def events(request: Request) -> Response:
     except ValueError:
         return _bad("since must be epoch milliseconds")
     found = [
-        {"name": e.name, "timestamp": e.timestamp_ms, "issueKey": e.issue_key, "projectKey": e.project_key, "payload": e.payload}
+        {
+            "name": e.name,
+            "timestamp": e.timestamp_ms,
+            "issueKey": e.issue_key,
+            "projectKey": e.project_key,
+            "payload": e.payload,
+        }
         for e in site.event_log
         if e.timestamp_ms >= since and (name is None or e.name == name)
     ]
@@ -133,7 +149,9 @@ async def clock(request: Request) -> Response:
             runtime.clock.advance(float(data.get("advance", 0)))
         except (ValueError, TypeError) as exc:
             return _bad(f"bad clock request: {exc}")
-    return json_response({"now": runtime.site.now_ms(), "frozen": runtime.clock._frozen_at is not None})
+    return json_response(
+        {"now": runtime.site.now_ms(), "frozen": runtime.clock._frozen_at is not None}
+    )
 
 
 async def config(request: Request) -> Response:
@@ -166,7 +184,17 @@ async def users(request: Request) -> Response:
     site = request.app.state.sim.site
     return json_response(
         [
-            {"accountId": u.account_id, "name": u.name, "key": u.key, "email": u.email, "displayName": u.display_name, "apiToken": u.api_token, "password": u.password, "pat": u.pats[0] if u.pats else None, "admin": u.admin}
+            {
+                "accountId": u.account_id,
+                "name": u.name,
+                "key": u.key,
+                "email": u.email,
+                "displayName": u.display_name,
+                "apiToken": u.api_token,
+                "password": u.password,
+                "pat": u.pats[0] if u.pats else None,
+                "admin": u.admin,
+            }
             for u in site.users.values()
         ]
     )

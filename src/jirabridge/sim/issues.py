@@ -33,6 +33,8 @@ __all__ = [
     "transition_issue",
 ]
 
+_ADF_REQUIRED = "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
+_UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 _LABEL_RE = re.compile(r"^\S+$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SYSTEM_SETTABLE = {
@@ -62,14 +64,18 @@ def parse_body(value: Any, version: str, field_name: str) -> dict[str, Any] | No
         if not isinstance(value, dict) or value.get("type") != "doc":
             raise SimHTTPError(
                 400,
-                errors={
-                    field_name: "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
-                },
+                errors={field_name: _ADF_REQUIRED},
             )
         return value
     if not isinstance(value, str):
         raise SimHTTPError(400, errors={field_name: "Operation value must be a string"})
     return adf_from_text(value)
+
+
+def _points_text(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def _item(
@@ -201,13 +207,12 @@ class _FieldSetter:
                 )
             points = float(value) if value is not None else None
             if points != issue.story_points:
-                fmt = lambda v: None if v is None else (str(int(v)) if v == int(v) else str(v))  # noqa: E731
                 self.items.append(
                     _item(
                         "Story point estimate",
                         FIELD_STORY_POINTS,
-                        (None, fmt(issue.story_points)),
-                        (None, fmt(points)),
+                        (None, _points_text(issue.story_points)),
+                        (None, _points_text(points)),
                         custom=True,
                     )
                 )
@@ -263,17 +268,13 @@ class _FieldSetter:
             if name not in site.custom_fields:
                 raise SimHTTPError(
                     400,
-                    errors={
-                        name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
-                    },
+                    errors={name: _UNKNOWN_FIELD.format(name)},
                 )
             issue.custom[name] = value
         else:
             raise SimHTTPError(
                 400,
-                errors={
-                    name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
-                },
+                errors={name: _UNKNOWN_FIELD.format(name)},
             )
 
     def _set_labels(self, labels: list[str]) -> None:

@@ -18,10 +18,8 @@ Errors are :class:`JqlError` carrying the message Jira would put in ``errorMessa
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 __all__ = [
     "And",
@@ -118,7 +116,9 @@ class JqlQuery:
         if self.order_by:
             parts.append(
                 "ORDER BY "
-                + ", ".join(f"{_quote(s.field)} {'DESC' if s.descending else 'ASC'}" for s in self.order_by)
+                + ", ".join(
+                    f"{_quote(s.field)} {'DESC' if s.descending else 'ASC'}" for s in self.order_by
+                )
             )
         return " ".join(parts)
 
@@ -145,7 +145,10 @@ def tokenize(text: str) -> list[Token]:
                 buf.append(text[j])
                 j += 1
             if j >= n:
-                raise JqlError(f"Error in the JQL Query: The quoted string '{text[i:]}' has not been completed. (line 1, character {i + 1})")
+                raise JqlError(
+                    f"Error in the JQL Query: The quoted string '{text[i:]}' has not been completed. "
+                    f"(line 1, character {i + 1})"
+                )
             tokens.append(Token("string", "".join(buf), i))
             i = j + 1
             continue
@@ -168,7 +171,10 @@ def tokenize(text: str) -> list[Token]:
             continue
         m = _WORD_RE.match(text, i)
         if m is None:
-            raise JqlError(f"Error in the JQL Query: The character '{ch}' is a reserved JQL character. (line 1, character {i + 1})")
+            raise JqlError(
+                f"Error in the JQL Query: The character '{ch}' is a reserved JQL character. "
+                f"(line 1, character {i + 1})"
+            )
         tokens.append(Token("word", m.group(0), i))
         i = m.end()
     tokens.append(Token("eof", "", n))
@@ -195,9 +201,12 @@ class _Parser:
     def error(self, expected: str) -> JqlError:
         tok = self.peek()
         if tok.kind == "eof":
-            return JqlError(f"Error in the JQL Query: Expecting {expected} but reached the end of the query.")
+            return JqlError(
+                f"Error in the JQL Query: Expecting {expected} but reached the end of the query."
+            )
         return JqlError(
-            f"Error in the JQL Query: Expecting {expected} but got '{tok.text}'. (line 1, character {tok.pos + 1})"
+            f"Error in the JQL Query: Expecting {expected} but got '{tok.text}'. "
+            f"(line 1, character {tok.pos + 1})"
         )
 
     def query(self) -> JqlQuery:
@@ -355,7 +364,11 @@ def _value_text(value: Value) -> str:
 
 def _node_text(node: Node) -> str:
     if isinstance(node, Clause):
-        if node.op in ("in", "not in") and len(node.values) == 1 and isinstance(node.values[0], Func):
+        if (
+            node.op in ("in", "not in")
+            and len(node.values) == 1
+            and isinstance(node.values[0], Func)
+        ):
             return f"{_quote(node.field)} {node.op.upper()} {_value_text(node.values[0])}"
         if node.op in ("in", "not in"):
             vals = "(" + ", ".join(_value_text(v) for v in node.values) + ")"
@@ -413,5 +426,3 @@ def date_function(func: Func, now_ms: int) -> int:
     if func.args:
         ms = parse_date_value(func.args[0], ms)
     return ms
-
-

@@ -32,7 +32,7 @@ def _issue(site: SimSite, issue: Issue) -> dict[str, Any]:
 def _changelog(site: SimSite, group: ChangeGroup | None) -> dict[str, Any] | None:
     if group is None:
         return None
-    rendered = Renderer(site, "2").change_group(group)
+    rendered = Renderer(site, "2").change_group(group, nulls=True)
     return {"id": rendered["id"], "items": rendered["items"]}
 
 

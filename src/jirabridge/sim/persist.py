@@ -54,7 +54,8 @@ def save(runtime: SimRuntime, path: Path) -> None:
 def _issue(raw: dict[str, Any]) -> Issue:
     raw = dict(raw)
     raw["changelog"] = [
-        ChangeGroup(**{**g, "items": [ChangeItem(**it) for it in g["items"]]}) for g in raw["changelog"]
+        ChangeGroup(**{**g, "items": [ChangeItem(**it) for it in g["items"]]})
+        for g in raw["changelog"]
     ]
     raw["comments"] = [Comment(**c) for c in raw["comments"]]
     raw["worklogs"] = [Worklog(**w) for w in raw["worklogs"]]

@@ -228,12 +228,10 @@ class Renderer:
         }
         inward = self.site.issues.get(link.inward_issue_id)
         outward = self.site.issues.get(link.outward_issue_id)
-        if viewed_from is None or viewed_from.id != link.inward_issue_id:
-            if inward is not None:
-                out["inwardIssue"] = self.linked_issue(inward)
-        if viewed_from is None or viewed_from.id != link.outward_issue_id:
-            if outward is not None:
-                out["outwardIssue"] = self.linked_issue(outward)
+        if inward is not None and (viewed_from is None or viewed_from.id != inward.id):
+            out["inwardIssue"] = self.linked_issue(inward)
+        if outward is not None and (viewed_from is None or viewed_from.id != outward.id):
+            out["outwardIssue"] = self.linked_issue(outward)
         return out
 
     def sprint_field(self, sprint: Sprint) -> dict[str, Any]:
@@ -300,7 +298,7 @@ class Renderer:
                 return issue.duedate
             case "parent":
                 parent = site.issues.get(issue.parent_id) if issue.parent_id else None
-                if parent is None or not site.is_cloud and parent.issuetype_id == "10000":
+                if parent is None or (not site.is_cloud and parent.issuetype_id == "10000"):
                     return None
                 return self.linked_issue(parent)
             case "subtasks":
@@ -442,7 +440,7 @@ class Renderer:
         if "transitions" in expand:
             out["transitions"] = self.transitions(issue)
         if properties:
-            wanted = set()
+            wanted: set[str] = set()
             for raw in properties:
                 wanted.update(p.strip() for p in raw.split(",") if p.strip())
             out["properties"] = {
@@ -484,17 +482,21 @@ class Renderer:
             )
         return out
 
-    def change_group(self, group: ChangeGroup) -> dict[str, Any]:
-        """A changelog entry."""
+    def change_group(self, group: ChangeGroup, *, nulls: bool = False) -> dict[str, Any]:
+        """A changelog entry; webhooks send empty sides as null (``nulls``), REST leaves them out
+        (the spec declares them as non-nullable strings)."""
         items = []
         for item in group.items:
             out: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
             if item.field_id:
                 out["fieldId"] = item.field_id
-            out["from"] = item.from_value
-            out["fromString"] = item.from_string
-            out["to"] = item.to_value
-            out["toString"] = item.to_string
+            sides = {
+                "from": item.from_value,
+                "fromString": item.from_string,
+                "to": item.to_value,
+                "toString": item.to_string,
+            }
+            out.update({k: v for k, v in sides.items() if nulls or v is not None})
             items.append(out)
         return {
             "id": str(group.id),

@@ -133,13 +133,19 @@ def list_comments(ctx: Ctx) -> Any:
     issue = ctx.site.get_issue(ctx.path["issueIdOrKey"])
     start = ctx.int_param("startAt", 0)
     size = min(ctx.int_param("maxResults", 5000, minimum=1), 5000)
-    comments = sorted(issue.comments, key=lambda c: c.created_ms, reverse=ctx.params.get("orderBy", "").startswith("-"))
+    comments = sorted(
+        issue.comments,
+        key=lambda c: c.created_ms,
+        reverse=ctx.params.get("orderBy", "").startswith("-"),
+    )
     expand_props = "properties" in _expand(ctx)
     return {
         "startAt": start,
         "maxResults": size,
         "total": len(comments),
-        "comments": [ctx.r.comment(c, expand_properties=expand_props) for c in comments[start : start + size]],
+        "comments": [
+            ctx.r.comment(c, expand_properties=expand_props) for c in comments[start : start + size]
+        ],
     }
 
 
@@ -160,12 +166,20 @@ def add_comment(ctx: Ctx) -> Any:
         created_ms=now,
         updated_ms=now,
         visibility=body.get("visibility"),
-        properties={p["key"]: p.get("value") for p in body.get("properties") or [] if isinstance(p, dict) and "key" in p},
+        properties={
+            p["key"]: p.get("value")
+            for p in body.get("properties") or []
+            if isinstance(p, dict) and "key" in p
+        },
     )
     issue.comments.append(comment)
     issue.updated_ms = now
     site.reindex(issue)
-    site.emit("comment_created", payloads.comment_event(site, "comment_created", issue, comment), issue=issue)
+    site.emit(
+        "comment_created",
+        payloads.comment_event(site, "comment_created", issue, comment),
+        issue=issue,
+    )
     return 201, ctx.r.comment(comment)
 
 
@@ -186,7 +200,11 @@ def update_comment(ctx: Ctx) -> Any:
     if "visibility" in body:
         comment.visibility = body["visibility"]
     ctx.site.reindex(issue)
-    ctx.site.emit("comment_updated", payloads.comment_event(ctx.site, "comment_updated", issue, comment), issue=issue)
+    ctx.site.emit(
+        "comment_updated",
+        payloads.comment_event(ctx.site, "comment_updated", issue, comment),
+        issue=issue,
+    )
     return ctx.r.comment(comment)
 
 
@@ -194,7 +212,11 @@ def delete_comment(ctx: Ctx) -> Any:
     issue, comment = _comment(ctx)
     issue.comments.remove(comment)
     ctx.site.reindex(issue)
-    ctx.site.emit("comment_deleted", payloads.comment_event(ctx.site, "comment_deleted", issue, comment), issue=issue)
+    ctx.site.emit(
+        "comment_deleted",
+        payloads.comment_event(ctx.site, "comment_deleted", issue, comment),
+        issue=issue,
+    )
 
 
 # ------------------------------------------------------------------------ issue properties
@@ -206,7 +228,9 @@ def _check_property(key: str, value: Any) -> None:
     if not key or len(key) > 255:
         raise SimHTTPError(400, ["The property key must be between 1 and 255 characters long."])
     if len(json.dumps(value)) > _MAX_PROPERTY_VALUE:
-        raise SimHTTPError(400, [f"The property value must be shorter than {_MAX_PROPERTY_VALUE} characters."])
+        raise SimHTTPError(
+            400, [f"The property value must be shorter than {_MAX_PROPERTY_VALUE} characters."]
+        )
 
 
 def property_keys(ctx: Ctx, props: dict[str, Any], base: str) -> Any:
@@ -256,7 +280,9 @@ def create_link(ctx: Ctx) -> Any:
         ref = body.get(side) or {}
         issue = site.find_issue(str(ref.get("key") or ref.get("id") or ""))
         if issue is None:
-            raise SimHTTPError(404, [f"Issue does not exist or you do not have permission to see it. ({side})"])
+            raise SimHTTPError(
+                404, [f"Issue does not exist or you do not have permission to see it. ({side})"]
+            )
         refs.append(issue)
     link = IssueLink(site.next_id("issuelink"), lt[0], refs[0].id, refs[1].id)
     site.links[link.id] = link
@@ -265,7 +291,15 @@ def create_link(ctx: Ctx) -> Any:
     site.emit("issuelink_created", payloads.issuelink_event(site, "issuelink_created", link))
     comment = body.get("comment")
     if isinstance(comment, dict) and comment.get("body") is not None:
-        sub = Ctx(ctx.request, site, ctx.version, ctx.principal, {"body": comment["body"]}, {}, {"issueIdOrKey": refs[0].key})
+        sub = Ctx(
+            ctx.request,
+            site,
+            ctx.version,
+            ctx.principal,
+            {"body": comment["body"]},
+            {},
+            {"issueIdOrKey": refs[0].key},
+        )
         add_comment(sub)
     return 201, None
 
@@ -278,10 +312,14 @@ def get_link(ctx: Ctx) -> Any:
 
 
 def delete_link(ctx: Ctx) -> Any:
-    link = ctx.site.links.pop(int(ctx.path["linkId"]), None) if ctx.path["linkId"].isdigit() else None
+    link = (
+        ctx.site.links.pop(int(ctx.path["linkId"]), None) if ctx.path["linkId"].isdigit() else None
+    )
     if link is None:
         raise SimHTTPError(404, ["No issue link with id '" + ctx.path["linkId"] + "' exists."])
-    ctx.site.emit("issuelink_deleted", payloads.issuelink_event(ctx.site, "issuelink_deleted", link))
+    ctx.site.emit(
+        "issuelink_deleted", payloads.issuelink_event(ctx.site, "issuelink_deleted", link)
+    )
 
 
 def link_types(ctx: Ctx) -> Any:
@@ -289,7 +327,13 @@ def link_types(ctx: Ctx) -> Any:
 
     return {
         "issueLinkTypes": [
-            {"id": i, "name": n, "inward": inw, "outward": out, "self": f"{ctx.r.api}/issueLinkType/{i}"}
+            {
+                "id": i,
+                "name": n,
+                "inward": inw,
+                "outward": out,
+                "self": f"{ctx.r.api}/issueLinkType/{i}",
+            }
             for i, n, inw, out in LINK_TYPES
         ]
     }
@@ -315,9 +359,23 @@ def upsert_remote_link(ctx: Ctx) -> Any:
     global_id = body.get("globalId")
     existing = next((x for x in issue.remote_links if global_id and x.global_id == global_id), None)
     if existing is not None:
-        existing.object, existing.application, existing.relationship = obj, body.get("application"), body.get("relationship")
-        return 200, {"id": existing.id, "self": f"{ctx.r.api}/issue/{issue.id}/remotelink/{existing.id}"}
-    link = RemoteLink(ctx.site.next_id("remotelink"), issue.id, global_id, body.get("application"), body.get("relationship"), obj)
+        existing.object, existing.application, existing.relationship = (
+            obj,
+            body.get("application"),
+            body.get("relationship"),
+        )
+        return 200, {
+            "id": existing.id,
+            "self": f"{ctx.r.api}/issue/{issue.id}/remotelink/{existing.id}",
+        }
+    link = RemoteLink(
+        ctx.site.next_id("remotelink"),
+        issue.id,
+        global_id,
+        body.get("application"),
+        body.get("relationship"),
+        obj,
+    )
     issue.remote_links.append(link)
     return 201, {"id": link.id, "self": f"{ctx.r.api}/issue/{issue.id}/remotelink/{link.id}"}
 

@@ -84,7 +84,8 @@ def user_search(ctx: Ctx) -> Any:
     users = [
         u
         for u in ctx.site.users.values()
-        if (account and u.account_id == account) or (not account and (not query or _match(u, query)))
+        if (account and u.account_id == account)
+        or (not account and (not query or _match(u, query)))
     ]
     return [ctx.r.user(u) for u in users[start : start + size]]
 
@@ -107,7 +108,11 @@ def project_search(ctx: Ctx) -> Any:
     start = ctx.int_param("startAt", 0)
     size = min(ctx.int_param("maxResults", 50), 100)
     query = (ctx.params.get("query") or "").lower()
-    found = [p for p in ctx.site.projects.values() if not query or query in p.key.lower() or query in p.name.lower()]
+    found = [
+        p
+        for p in ctx.site.projects.values()
+        if not query or query in p.key.lower() or query in p.name.lower()
+    ]
     page = found[start : start + size]
     return {
         "self": f"{ctx.r.api}/project/search?startAt={start}&maxResults={size}",
@@ -132,7 +137,10 @@ def statuses(ctx: Ctx) -> Any:
 
 
 def priorities(ctx: Ctx) -> Any:
-    return [{**ctx.r.priority(pid), "description": name, "statusColor": "#ffffff"} for pid, name in PRIORITIES]
+    return [
+        {**ctx.r.priority(pid), "description": name, "statusColor": "#ffffff"}
+        for pid, name in PRIORITIES
+    ]
 
 
 def _schema(field_id: str) -> dict[str, Any]:
@@ -145,7 +153,11 @@ def _schema(field_id: str) -> dict[str, Any]:
     custom = {
         FIELD_EPIC_NAME: ("string", "com.pyxis.greenhopper.jira:gh-epic-label", None),
         FIELD_EPIC_LINK: ("any", "com.pyxis.greenhopper.jira:gh-epic-link", None),
-        FIELD_STORY_POINTS: ("number", "com.atlassian.jira.plugin.system.customfieldtypes:float", None),
+        FIELD_STORY_POINTS: (
+            "number",
+            "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            None,
+        ),
         "customfield_10019": ("any", "com.pyxis.greenhopper.jira:gh-lexo-rank", None),
         FIELD_SPRINT: ("array", "com.pyxis.greenhopper.jira:gh-sprint", "json"),
     }[field_id]
@@ -194,7 +206,12 @@ def createmeta_types(ctx: Ctx) -> Any:
     start = ctx.int_param("startAt", 0)
     size = min(ctx.int_param("maxResults", 50), 200)
     types = [ctx.r.issue_type(t) for t in ISSUE_TYPES]
-    return {"maxResults": size, "startAt": start, "total": len(types), "issueTypes": types[start : start + size]}
+    return {
+        "maxResults": size,
+        "startAt": start,
+        "total": len(types),
+        "issueTypes": types[start : start + size],
+    }
 
 
 def _field_meta(ctx: Ctx, fid: str, name: str, required: bool) -> dict[str, Any]:
@@ -219,9 +236,25 @@ def createmeta_fields(ctx: Ctx) -> Any:
     project = ctx.site.project_by_ref(ctx.path["projectIdOrKey"])
     itype = next((t for t in ISSUE_TYPES if t.id == ctx.path["issueTypeId"]), None)
     if itype is None:
-        raise SimHTTPError(404, [f"The issue type with id '{ctx.path['issueTypeId']}' does not exist."])
-    wanted = ["summary", "issuetype", "project", "description", "reporter", "assignee", "priority", "labels", "duedate", "timetracking"]
-    items = [_field_meta(ctx, f, SYSTEM_FIELDS[f][0], f in ("summary", "issuetype", "project")) for f in wanted]
+        raise SimHTTPError(
+            404, [f"The issue type with id '{ctx.path['issueTypeId']}' does not exist."]
+        )
+    wanted = [
+        "summary",
+        "issuetype",
+        "project",
+        "description",
+        "reporter",
+        "assignee",
+        "priority",
+        "labels",
+        "duedate",
+        "timetracking",
+    ]
+    items = [
+        _field_meta(ctx, f, SYSTEM_FIELDS[f][0], f in ("summary", "issuetype", "project"))
+        for f in wanted
+    ]
     if ctx.site.is_cloud or itype.subtask:
         items.append(_field_meta(ctx, "parent", "Parent", itype.subtask))
     if itype.name == "Epic":
@@ -236,7 +269,12 @@ def createmeta_fields(ctx: Ctx) -> Any:
             item["allowedValues"] = [ctx.r.project(project)]
     start = ctx.int_param("startAt", 0)
     size = min(ctx.int_param("maxResults", 50), 200)
-    return {"maxResults": size, "startAt": start, "total": len(items), "fields": items[start : start + size]}
+    return {
+        "maxResults": size,
+        "startAt": start,
+        "total": len(items),
+        "fields": items[start : start + size],
+    }
 
 
 ROUTES: list[tuple[str, str, Any, int]] = [

@@ -87,7 +87,8 @@ def search_jql(ctx: Ctx) -> Any:
         query = parse(jql)
         if query.where is None:
             raise JqlError(
-                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+                "Unbounded JQL queries are not allowed here. "
+                "Please add a search restriction to your query."
             )
         visible: dict[int, Issue] = {i.id: i for i in ctx.site.searchable()}
         for issue_id in reconcile:
@@ -105,7 +106,10 @@ def search_jql(ctx: Ctx) -> Any:
         rendered = [{"id": str(i.id)} for i in page]
     else:
         r = ctx.r
-        rendered = [r.issue(i, fields=fields, default_all=False, expand=expand, properties=properties) for i in page]
+        rendered = [
+            r.issue(i, fields=fields, default_all=False, expand=expand, properties=properties)
+            for i in page
+        ]
     out: dict[str, Any] = {"issues": rendered, "isLast": is_last}
     if not is_last:
         out["nextPageToken"] = _token(jql, offset + page_size)
@@ -132,7 +136,12 @@ def bulkfetch(ctx: Ctx) -> Any:
     for ref in refs:
         issue = ctx.site.find_issue(str(ref))
         if issue is None:
-            errors.append({"id": str(ref), "errorMessage": "Issue does not exist or you do not have permission to see it."})
+            errors.append(
+                {
+                    "id": str(ref),
+                    "errorMessage": "Issue does not exist or you do not have permission to see it.",
+                }
+            )
             continue
         issues.append(ctx.r.issue(issue, fields=fields, expand=expand, properties=properties))
     return {"issues": issues, "issueErrors": errors}

@@ -86,7 +86,11 @@ class Searcher:
                 return [s.name, s.id]
             case "statuscategory":
                 s = site.status(issue.status_id)
-                names = {"new": ("To Do", "2"), "indeterminate": ("In Progress", "4"), "done": ("Done", "3")}
+                names = {
+                    "new": ("To Do", "2"),
+                    "indeterminate": ("In Progress", "4"),
+                    "done": ("Done", "3"),
+                }
                 return [s.category_key, *names[s.category_key]]
             case "assignee":
                 return self._user_values(issue.assignee)
@@ -152,7 +156,11 @@ class Searcher:
             if name == "currentuser":
                 return self._user_values(self.current_user)[:1] or ["\0nobody"]
             if name in ("opensprints", "closedsprints", "futuresprints"):
-                states = {"opensprints": ("active", "future"), "closedsprints": ("closed",), "futuresprints": ("future",)}[name]
+                states = {
+                    "opensprints": ("active", "future"),
+                    "closedsprints": ("closed",),
+                    "futuresprints": ("future",),
+                }[name]
                 return [str(s.id) for s in self.site.sprints.values() if s.state in states]
             raise JqlError(f"Unable to find JQL function '{value.name}()'.")
         return [value]
@@ -166,10 +174,17 @@ class Searcher:
         if field in _TEXT_FIELDS:
             if op not in ("~", "!~"):
                 if field in ("summary", "description") and op in ("is", "is not"):
-                    attr = field
-                    empty = (lambda i: not i.summary) if attr == "summary" else (lambda i: i.description is None)
-                    return empty if op == "is" else (lambda i: not empty(i))
-                raise JqlError(f"The operator '{op}' is not supported by the '{clause.field}' field.")
+                    want_empty = op == "is"
+
+                    def is_empty(issue: Issue) -> bool:
+                        if field == "summary":
+                            return not issue.summary
+                        return issue.description is None
+
+                    return lambda i: is_empty(i) == want_empty
+                raise JqlError(
+                    f"The operator '{op}' is not supported by the '{clause.field}' field."
+                )
             raw = clause.values[0]
             if not isinstance(raw, str):
                 raise JqlError(f"The field '{clause.field}' needs a text value.")
@@ -202,7 +217,9 @@ class Searcher:
                 has_empty = True
             wanted.extend(self._resolve(value, field))
         if field == "project":
-            known = {v.lower() for p in self.site.projects.values() for v in (p.key, str(p.id), p.name)}
+            known = {
+                v.lower() for p in self.site.projects.values() for v in (p.key, str(p.id), p.name)
+            }
             for w in wanted:
                 if w.lower() not in known:
                     raise JqlError(f"The value '{w}' does not exist for the field 'project'.")
@@ -222,7 +239,11 @@ class Searcher:
             return matches
         if op in ("!=", "not in"):
             # Jira: != and NOT IN never match issues where the field is empty.
-            return lambda i: bool(self.field_values(i, field)) and not matches(i) if not has_empty else not matches(i)
+            return lambda i: (
+                bool(self.field_values(i, field)) and not matches(i)
+                if not has_empty
+                else not matches(i)
+            )
         raise JqlError(f"The operator '{op}' is not supported by the '{clause.field}' field.")
 
     def _probe(self, field: str) -> None:
@@ -233,7 +254,9 @@ class Searcher:
             "project key issuetype status statuscategory assignee reporter creator labels parent "
             "epic link sprint priority resolution story point estimate duedate due"
         ):
-            raise JqlError(f"Field '{field}' does not exist or you do not have permission to view it.")
+            raise JqlError(
+                f"Field '{field}' does not exist or you do not have permission to view it."
+            )
 
     def _ordered_clause(self, field: str, op: str, wanted: list[str]) -> Callable[[Issue], bool]:
         if len(wanted) != 1:
@@ -242,7 +265,9 @@ class Searcher:
         cmp = _COMPARE[op]
         if field == "key":
             goal = _issue_number(target.upper())
-            return lambda i: _issue_number(i.key)[0] == goal[0] and cmp(_issue_number(i.key)[1], goal[1])
+            return lambda i: (
+                _issue_number(i.key)[0] == goal[0] and cmp(_issue_number(i.key)[1], goal[1])
+            )
         if field == "story point estimate":
             number = _num(target)
             if number is None:
@@ -265,7 +290,11 @@ class Searcher:
         for value in clause.values:
             if value is None:
                 continue
-            stamps.append(date_function(value, self.now_ms) if isinstance(value, Func) else parse_date_value(value, self.now_ms))
+            stamps.append(
+                date_function(value, self.now_ms)
+                if isinstance(value, Func)
+                else parse_date_value(value, self.now_ms)
+            )
         if op in ("in", "not in", "=", "!="):
             positive = op in ("in", "=")
             return lambda i: (getattr(i, attr) in stamps) == positive
@@ -328,7 +357,12 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def run_jql(
-    site: SimSite, jql: str, current_user: str | None, *, bounded: bool = False, consistent: bool = False
+    site: SimSite,
+    jql: str,
+    current_user: str | None,
+    *,
+    bounded: bool = False,
+    consistent: bool = False,
 ) -> list[Issue]:
     """Parse and run JQL against the search index (or the database when ``consistent``).
 
@@ -339,7 +373,8 @@ def run_jql(
         query = parse(jql or "")
         if bounded and query.where is None:
             raise JqlError(
-                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+                "Unbounded JQL queries are not allowed here. "
+                "Please add a search restriction to your query."
             )
         source = site.issues.values() if consistent else site.searchable()
         return Searcher(site, current_user).run(query, source)

@@ -17,11 +17,48 @@ __all__ = ["SeedSpec", "make_user", "seed_site"]
 
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
-_FIRST = ("Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Alan", "Edsger")
-_LAST = ("Lovelace", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen", "Turing", "Dijkstra")
-_PROJECTS = (("DEMO", "Demo"), ("PLAT", "Platform"), ("WEB", "Web"), ("OPS", "Operations"), ("DATA", "Data"))
+_FIRST = (
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Alan",
+    "Edsger",
+)
+_LAST = (
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Turing",
+    "Dijkstra",
+)
+_PROJECTS = (
+    ("DEMO", "Demo"),
+    ("PLAT", "Platform"),
+    ("WEB", "Web"),
+    ("OPS", "Operations"),
+    ("DATA", "Data"),
+)
 _VERBS = ("Add", "Fix", "Refactor", "Document", "Speed up", "Test", "Remove", "Migrate")
-_THINGS = ("login page", "export job", "search API", "billing report", "webhook intake", "sprint chart", "worklog sync", "user settings")
+_THINGS = (
+    "login page",
+    "export job",
+    "search API",
+    "billing report",
+    "webhook intake",
+    "sprint chart",
+    "worklog sync",
+    "user settings",
+)
 _LABELS = ("backend", "frontend", "urgent", "tech-debt", "customer")
 
 
@@ -35,7 +72,14 @@ class SeedSpec:
     closed_sprints: int = 3
 
 
-def make_user(site: SimSite, index: int, *, email: str | None = None, token: str | None = None, admin: bool = False) -> User:
+def make_user(
+    site: SimSite,
+    index: int,
+    *,
+    email: str | None = None,
+    token: str | None = None,
+    admin: bool = False,
+) -> User:
     """A user whose ids and secrets come from the site's seeded random source."""
     rng = site.rng
     first, last = _FIRST[index % len(_FIRST)], _LAST[(index * 3) % len(_LAST)]
@@ -45,7 +89,7 @@ def make_user(site: SimSite, index: int, *, email: str | None = None, token: str
         account_id=f"{rng.getrandbits(96):024x}",
         name="admin" if admin else name,
         key=f"JIRAUSER{10000 + index}",
-        email=email or (f"admin@example.com" if admin else f"{name}@example.com"),
+        email=email or ("admin@example.com" if admin else f"{name}@example.com"),
         display_name=f"{first} {last}{suffix}",
         api_token=token or f"ATATT{rng.getrandbits(128):032x}",
         password=token or f"pw-{rng.getrandbits(64):016x}",
@@ -55,7 +99,9 @@ def make_user(site: SimSite, index: int, *, email: str | None = None, token: str
     return site.add_user(user)
 
 
-def seed_site(site: SimSite, spec: SeedSpec, *, admin_email: str | None = None, admin_token: str | None = None) -> None:
+def seed_site(
+    site: SimSite, spec: SeedSpec, *, admin_email: str | None = None, admin_token: str | None = None
+) -> None:
     """Fill an empty site: users, projects with issues, boards and sprints with history."""
     site.muted = True
     try:
@@ -84,7 +130,14 @@ def add_project(site: SimSite, index: int, users: list[User], spec: SeedSpec) ->
     uid = [site.user_id(u) for u in users]
 
     def make(type_name: str, summary: str, when: int, **fields: object) -> Issue:
-        body = {"fields": {"project": {"key": key}, "issuetype": {"name": type_name}, "summary": summary, **fields}}
+        body = {
+            "fields": {
+                "project": {"key": key},
+                "issuetype": {"name": type_name},
+                "summary": summary,
+                **fields,
+            }
+        }
         return ops.create_issue(site, body, "2", rng.choice(uid), created_ms=when, emit=False)
 
     epics = []
@@ -101,7 +154,9 @@ def add_project(site: SimSite, index: int, users: list[User], spec: SeedSpec) ->
             start_created + (i + 2) * _HOUR_MS,
             description=f"Seeded {kind.lower()} for {name}.",
             labels=sorted(rng.sample(_LABELS, rng.randint(0, 2))),
-            assignee={"name": users[rng.randrange(len(users))].name} if not site.is_cloud else {"accountId": rng.choice(uid)},
+            assignee={"name": users[rng.randrange(len(users))].name}
+            if not site.is_cloud
+            else {"accountId": rng.choice(uid)},
             customfield_10016=rng.choice((1, 2, 3, 5, 8)),
         )
         epic = epics[i % len(epics)]
@@ -112,7 +167,15 @@ def add_project(site: SimSite, index: int, users: list[User], spec: SeedSpec) ->
     carry: list[Issue] = []
     for s in range(spec.closed_sprints + 1):
         start = first_start + s * sprint_len
-        sprint = create_sprint(site, f"{key} Sprint {s + 1}", board.id, goal=f"Sprint goal {s + 1}", start_ms=start, end_ms=start + sprint_len, created_ms=start - _DAY_MS)
+        sprint = create_sprint(
+            site,
+            f"{key} Sprint {s + 1}",
+            board.id,
+            goal=f"Sprint goal {s + 1}",
+            start_ms=start,
+            end_ms=start + sprint_len,
+            created_ms=start - _DAY_MS,
+        )
         take = min(len(backlog), 6)
         committed = carry + backlog[:take]
         backlog = backlog[take:]
@@ -137,7 +200,14 @@ def add_project(site: SimSite, index: int, users: list[User], spec: SeedSpec) ->
         if in_sprint:
             target = in_sprint[0]
             points = (target.story_points or 0) + 2
-            ops.edit_issue(site, target, {"fields": {"customfield_10016": points}}, "2", lead, at_ms=start + 2 * _DAY_MS)
+            ops.edit_issue(
+                site,
+                target,
+                {"fields": {"customfield_10016": points}},
+                "2",
+                lead,
+                at_ms=start + 2 * _DAY_MS,
+            )
         done = in_sprint[: max(1, len(in_sprint) * 2 // 3)]
         for n, issue in enumerate(done):
             actor = issue.assignee or lead

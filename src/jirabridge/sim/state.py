@@ -28,13 +28,11 @@ from jirabridge.sim.model import (
     Board,
     ChangeGroup,
     ChangeItem,
-    Comment,
     Flavor,
     Issue,
     IssueLink,
     IssueTypeDef,
     Project,
-    RemoteLink,
     Sprint,
     StatusDef,
     User,
@@ -94,7 +92,7 @@ class SimSite:
         self.clock = clock
         self.bus = bus
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
         self.users: dict[str, User] = {}
         self.projects: dict[int, Project] = {}
         self.issues: dict[int, Issue] = {}
@@ -383,7 +381,7 @@ class SimSite:
         self.index.visible.clear()
         self.index.pending.clear()
         self._counters.clear()
-        self.rng = random.Random(self.seed)
+        self.rng = random.Random(self.seed)  # noqa: S311 - reproducible data, not secrets
 
     def counters(self) -> dict[str, int]:
         """The id sequences (for saving state)."""

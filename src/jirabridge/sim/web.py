@@ -96,7 +96,9 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
     scheme = scheme.lower()
     if scheme == "basic":
         try:
-            login, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            login, sep, secret = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError):
             raise SimHTTPError(401, [_NOT_AUTHENTICATED]) from None
         user = site.user_by_login(login) if sep else None
@@ -147,7 +149,9 @@ class Ctx:
         try:
             value = int(raw)
         except ValueError:
-            raise SimHTTPError(400, [f"The value '{raw}' is invalid for parameter '{name}'."]) from None
+            raise SimHTTPError(
+                400, [f"The value '{raw}' is invalid for parameter '{name}'."]
+            ) from None
         return max(value, minimum)
 
     def bool_param(self, name: str, default: bool) -> bool:

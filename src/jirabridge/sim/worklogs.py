@@ -20,17 +20,23 @@ _DATE_FORMAT_MESSAGE = (
 
 def _seconds(body: dict[str, Any], *, required: bool) -> int | None:
     if "timeSpent" in body and "timeSpentSeconds" in body:
-        raise SimHTTPError(400, errors={"timeLogged": "Specify either timeSpent or timeSpentSeconds, not both."})
+        raise SimHTTPError(
+            400, errors={"timeLogged": "Specify either timeSpent or timeSpentSeconds, not both."}
+        )
     if "timeSpentSeconds" in body:
         value = body["timeSpentSeconds"]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SimHTTPError(400, errors={"timeLogged": "Time spent must be a whole number of seconds."})
+            raise SimHTTPError(
+                400, errors={"timeLogged": "Time spent must be a whole number of seconds."}
+            )
         seconds = value
     elif "timeSpent" in body:
         try:
             seconds = parse_duration(str(body["timeSpent"]))
         except ValueError:
-            raise SimHTTPError(400, errors={"timeLogged": "Invalid time duration entered."}) from None
+            raise SimHTTPError(
+                400, errors={"timeLogged": "Invalid time duration entered."}
+            ) from None
     elif required:
         raise SimHTTPError(400, errors={"timeLogged": "You must indicate the time spent working."})
     else:
@@ -57,27 +63,34 @@ def _properties(body: dict[str, Any]) -> dict[str, Any] | None:
     if props is None:
         return None
     if not isinstance(props, list) or not all(
-        isinstance(p, dict) and isinstance(p.get("key"), str) and 0 < len(p["key"]) <= 255 for p in props
+        isinstance(p, dict) and isinstance(p.get("key"), str) and 0 < len(p["key"]) <= 255
+        for p in props
     ):
         raise SimHTTPError(400, errors={"properties": "Properties must be a list of {key, value}."})
     return {p["key"]: p.get("value") for p in props}
 
 
-def _adjust(
-    issue: Issue, params: dict[str, str], delta: int, *, verb: str
-) -> None:
+def _adjust(issue: Issue, params: dict[str, str], delta: int, *, verb: str) -> None:
     """Apply ``adjustEstimate`` (auto/new/leave/manual) to the remaining estimate."""
     mode = params.get("adjustEstimate", "auto")
-    allowed = {"POST": ("auto", "new", "leave", "manual"), "PUT": ("auto", "new", "leave"), "DELETE": ("auto", "new", "leave", "manual")}[verb]
+    allowed = {
+        "POST": ("auto", "new", "leave", "manual"),
+        "PUT": ("auto", "new", "leave"),
+        "DELETE": ("auto", "new", "leave", "manual"),
+    }[verb]
     if mode not in allowed:
-        raise SimHTTPError(400, errors={"adjustEstimate": f"Invalid value '{mode}' for adjustEstimate."})
+        raise SimHTTPError(
+            400, errors={"adjustEstimate": f"Invalid value '{mode}' for adjustEstimate."}
+        )
     try:
         if mode == "auto":
             if issue.remaining_estimate is not None:
                 issue.remaining_estimate = max(0, issue.remaining_estimate - delta)
         elif mode == "new":
             if "newEstimate" not in params:
-                raise SimHTTPError(400, errors={"newEstimate": "You must supply a valid new estimate."})
+                raise SimHTTPError(
+                    400, errors={"newEstimate": "You must supply a valid new estimate."}
+                )
             issue.remaining_estimate = parse_duration(params["newEstimate"])
         elif mode == "manual":
             key = "reduceBy" if verb == "POST" else "increaseBy"
@@ -85,7 +98,9 @@ def _adjust(
                 raise SimHTTPError(400, errors={key: f"You must supply a valid {key}."})
             amount = parse_duration(params[key])
             current = issue.remaining_estimate or 0
-            issue.remaining_estimate = max(0, current - amount if verb == "POST" else current + amount)
+            issue.remaining_estimate = max(
+                0, current - amount if verb == "POST" else current + amount
+            )
     except ValueError:
         raise SimHTTPError(400, errors={"newEstimate": "Invalid time duration entered."}) from None
 
@@ -95,7 +110,15 @@ def _note(site: SimSite, issue: Issue, actor: str, before: int, worklog_id: int)
         issue,
         actor,
         [
-            ChangeItem("timespent", "jira", "timespent", str(before or "") or None, str(before or "") or None, str(issue.time_spent), str(issue.time_spent)),
+            ChangeItem(
+                "timespent",
+                "jira",
+                "timespent",
+                str(before or "") or None,
+                str(before or "") or None,
+                str(issue.time_spent),
+                str(issue.time_spent),
+            ),
             ChangeItem("WorklogId", "jira", "", None, None, str(worklog_id), str(worklog_id)),
         ],
     )
@@ -114,7 +137,8 @@ def add_worklog(
     started = _started(body, required=True)
     props = _properties(body) or {}
     comment = parse_body(body.get("comment"), version, "comment")
-    assert seconds is not None and started is not None
+    assert seconds is not None
+    assert started is not None
     before = issue.time_spent
     _adjust(issue, params, seconds, verb="POST")
     now = site.now_ms()
@@ -164,7 +188,9 @@ def update_worklog(
     seconds = _seconds(body, required=False)
     started = _started(body, required=False)
     props = _properties(body)
-    comment = parse_body(body["comment"], version, "comment") if "comment" in body else worklog.comment
+    comment = (
+        parse_body(body["comment"], version, "comment") if "comment" in body else worklog.comment
+    )
     before = issue.time_spent
     if seconds is not None:
         _adjust(issue, params, seconds - worklog.time_spent_seconds, verb="PUT")
