@@ -146,7 +146,8 @@ def tokenize(text: str) -> list[Token]:
                 j += 1
             if j >= n:
                 raise JqlError(
-                    f"Error in the JQL Query: The quoted string '{text[i:]}' has not been completed. "
+                    f"Error in the JQL Query: The quoted string '{text[i:]}' "
+                    "has not been completed. "
                     f"(line 1, character {i + 1})"
                 )
             tokens.append(Token("string", "".join(buf), i))

@@ -24,7 +24,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped]
     ValidationError as SchemaError,
 )
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
