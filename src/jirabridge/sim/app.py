@@ -19,11 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jirabridge.sim import agile, routes_issues, routes_meta, routes_search, routes_worklogs
 from jirabridge.sim.clock import SimClock
-from jirabridge.sim.errors import jira_error_body
+from jirabridge.sim.edges import EdgeConfig, SimEdges, edges_for_site
+from jirabridge.sim.errors import SimHTTPError, jira_error_body
 from jirabridge.sim.events import EventBus
 from jirabridge.sim.seed import SeedSpec, seed_site
 from jirabridge.sim.state import SimSite
-from jirabridge.sim.web import SimRoute, endpoint, json_response
+from jirabridge.sim.web import SimRoute, authenticate, endpoint, json_response
 
 __all__ = ["SimConfig", "SimRuntime", "build_routes", "create_sim_app"]
 
@@ -68,6 +69,8 @@ class SimRuntime:
         self.clock = SimClock(frozen_at=config.frozen_at)
         self.bus = EventBus()
         self.requests: Counter[tuple[str, str, int]] = Counter()
+        #: OAuth, rate limits, faults and webhooks; set by :func:`create_sim_app`.
+        self.edges: SimEdges | None = None
         digest = hashlib.sha256(f"jirabridge-sim:{config.seed}".encode()).digest()
         self.cloud_id = str(uuid.UUID(bytes=digest[:16], version=4))
         self.site = SimSite(
@@ -90,7 +93,14 @@ class SimRuntime:
             admin_email=self.config.admin_email,
             admin_token=self.config.admin_token,
         )
-        self.site.set_search_lag(*self.config.search_lag)
+        self.apply_search_lag()
+
+    def apply_search_lag(self) -> None:
+        """Set the search index lag: the config's when given, else the edges' profile's."""
+        lag = self.config.search_lag
+        if lag == (0.0, 0.0) and self.edges is not None:
+            lag = self.edges.faults.config.search_lag_seconds
+        self.site.set_search_lag(*lag)
 
     @property
     def admin(self) -> Any:
@@ -112,6 +122,9 @@ class SimRuntime:
     def set_base_url(self, base_url: str) -> None:
         """Where the simulator is reachable (used in every ``self`` link)."""
         self.site.base_url = base_url.rstrip("/")
+        if self.edges is not None:
+            for cloud_id, suffix in self.edges.site_suffixes.items():
+                self.edges.oauth.move_site(cloud_id, self.site.base_url + suffix)
 
 
 Handler = Callable[..., Any]
@@ -206,6 +219,18 @@ class _StatsMiddleware:
                 runtime.requests[(scope["method"], template, status)] += 1
 
 
+def _admin_caller(request: Request, runtime: SimRuntime) -> dict[str, Any] | None:
+    """Who calls Jira's admin webhook REST (None: not authenticated)."""
+    try:
+        principal = authenticate(request, runtime.site)
+    except SimHTTPError:
+        return None
+    if principal is None:
+        return None
+    user = runtime.site.get_user(principal.user_id)
+    return {"account_id": principal.user_id, "admin": bool(user is not None and user.admin)}
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     return json_response(jira_error_body(["The requested resource could not be found."]), 404)
 
@@ -219,11 +244,16 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_sim_app(
-    config: SimConfig | None = None, *, middleware: list[Middleware] | None = None
+    config: SimConfig | None = None,
+    *,
+    middleware: list[Middleware] | None = None,
+    edges: EdgeConfig | None = None,
 ) -> Starlette:
     """A Starlette app serving one simulated site; its runtime is ``app.state.sim``.
 
-    ``middleware`` wraps the REST routes (outermost first), for OAuth, rate limits and faults.
+    The edges (OAuth gateway, rate limits, faults; :mod:`jirabridge.sim.edges`) wrap the REST
+    routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given;
+    ``middleware`` goes inside them (outermost first), and spec validation innermost.
     """
     from jirabridge.sim import inspect as inspect_api
     from jirabridge.sim import persist
@@ -232,21 +262,36 @@ def create_sim_app(
     runtime = SimRuntime(config)
     if config.state_file is not None and config.state_file.exists():
         persist.load(runtime, config.state_file)
+    sim_edges = edges_for_site(
+        runtime.site,
+        runtime.bus,
+        profile=config.profile,
+        seed=config.seed,
+        config=edges,
+        authenticate_admin=lambda request: _admin_caller(request, runtime),
+    )
+    runtime.edges = sim_edges
+    runtime.apply_search_lag()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        try:
+            yield
+        finally:
+            await sim_edges.webhooks.aclose()
         if config.state_file is not None:
             persist.save(runtime, config.state_file)
 
-    stack: list[Middleware] = [Middleware(_StatsMiddleware)]
+    # Stats outermost (it counts 429s and faults too); validation innermost, so it checks the
+    # site's own answers on the rewritten gateway path, not the edges' 429s and injected 5xx.
+    stack: list[Middleware] = [Middleware(_StatsMiddleware), *sim_edges.middleware()]
+    stack += middleware or []
     if config.validate:
         from jirabridge.sim.spec import ValidatingMiddleware
 
         stack.append(Middleware(ValidatingMiddleware))
-    stack += middleware or []
     app = Starlette(
-        routes=[*inspect_api.routes(), *build_routes(config.flavor)],
+        routes=[*inspect_api.routes(), *sim_edges.routes(), *build_routes(config.flavor)],
         middleware=stack,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed, 500: _server_error},

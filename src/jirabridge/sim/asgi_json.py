@@ -12,7 +12,6 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
-    "jira_error_body",
     "read_body",
     "send_json",
 ]
@@ -22,11 +21,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def jira_error_body(*messages: str) -> dict[str, Any]:
-    """Jira's error shape: ``{"errorMessages": [...], "errors": {}}``."""
-    return {"errorMessages": list(messages), "errors": {}}
 
 
 async def send_json(

@@ -37,10 +37,10 @@ from jirabridge.sim.asgi_json import (
     Receive,
     Scope,
     Send,
-    jira_error_body,
     send_json,
 )
 from jirabridge.sim.clock import SimClock
+from jirabridge.sim.errors import jira_error_body
 
 __all__ = [
     "ConnectionDropped",
@@ -213,15 +213,15 @@ class FaultMiddleware:
                 ("X-RateLimit-Remaining", "0"),
                 ("RateLimit-Reason", "jira-burst-based"),
             ]
-            await send_json(send, 429, jira_error_body("Rate limit exceeded."), headers)
+            await send_json(send, 429, jira_error_body(["Rate limit exceeded."]), headers)
             return
         if u_error < cfg.error_500_rate:
             faults._count("error_500")
-            await send_json(send, 500, jira_error_body("Internal server error"))
+            await send_json(send, 500, jira_error_body(["Internal server error"]))
             return
         if u_error < cfg.error_500_rate + cfg.error_503_rate:
             faults._count("error_503")
-            body = jira_error_body("Service unavailable, please try again later.")
+            body = jira_error_body(["Service unavailable, please try again later."])
             await send_json(send, 503, body, [("Retry-After", "1")])
             return
         method: str = scope["method"]

@@ -25,6 +25,7 @@ Tokens are opaque random strings; they never appear in reprs or logs.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import secrets
@@ -177,6 +178,12 @@ class OAuthServer:
     def site(self, cloud_id: str) -> OAuthSite | None:
         """The site with this cloud id, if the simulator offers it."""
         return self._sites.get(cloud_id)
+
+    def move_site(self, cloud_id: str, url: str) -> None:
+        """Change where a site says it lives (the simulator learns its port late)."""
+        site = self._sites.get(cloud_id)
+        if site is not None:
+            self._sites[cloud_id] = dataclasses.replace(site, url=url)
 
     def principal_for(self, access_token: str, cloud_id: str | None) -> dict[str, Any] | None:
         """The principal behind a live access token (None if dead or not valid for the site)."""

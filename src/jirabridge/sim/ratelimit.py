@@ -47,11 +47,11 @@ from jirabridge.sim.asgi_json import (
     Receive,
     Scope,
     Send,
-    jira_error_body,
     read_body,
     send_json,
 )
 from jirabridge.sim.clock import SimClock
+from jirabridge.sim.errors import jira_error_body
 from jirabridge.sim.oauth import principal_from_scope
 
 __all__ = [
@@ -394,7 +394,7 @@ class RateLimitMiddleware:
             cost=request_cost(method, path, body),
         )
         if refusal is not None:
-            await send_json(send, 429, jira_error_body("Rate limit exceeded."), headers.items())
+            await send_json(send, 429, jira_error_body(["Rate limit exceeded."]), headers.items())
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 

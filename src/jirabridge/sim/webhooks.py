@@ -45,12 +45,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jirabridge.sim.clock import SimClock
+from jirabridge.sim.errors import jira_error_body
 from jirabridge.sim.events import SimEvent
 from jirabridge.sim.faults import FaultInjector
 from jirabridge.sim.oauth import principal_from_scope
 
 __all__ = [
     "DYNAMIC_EVENTS",
+    "AdminAuthenticator",
     "AdminWebhook",
     "Delivery",
     "DynamicWebhook",
@@ -86,10 +88,17 @@ DYNAMIC_EVENTS = frozenset(
     }
 )
 _RETRY_STATUSES = frozenset({408, 409, 425, 429})
-_ONLY_APPS = {"errorMessages": ["Only apps can access this resource."], "errors": {}}
+_ONLY_APPS = jira_error_body(["Only apps can access this resource."])
 
 #: ``(jql, event) -> matches``; raises ``ValueError`` with Jira's message for a bad filter.
 JqlMatcher = Callable[[str, SimEvent], bool]
+#: Who calls the admin REST: None if unauthenticated, else a mapping with ``admin`` (bool).
+AdminAuthenticator = Callable[[Request], Mapping[str, Any] | None]
+_NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
+
+
+def _anyone_is_admin(request: Request) -> Mapping[str, Any] | None:
+    return {"admin": True}
 
 
 @dataclass
@@ -266,7 +275,8 @@ class WebhookDispatcher:
         client_secret: Callable[[str], str | None] = lambda _client_id: None,
         faults: FaultInjector | None = None,
         jql_matcher: JqlMatcher = project_filter_matcher,
-        base_url: str = "http://127.0.0.1",
+        dynamic_jql_check: Callable[[str], None] | None = None,
+        authenticate_admin: AdminAuthenticator = _anyone_is_admin,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.clock = clock
@@ -274,7 +284,8 @@ class WebhookDispatcher:
         self.client_secret = client_secret
         self.faults = faults
         self.jql_matcher = jql_matcher
-        self.base_url = base_url.rstrip("/")
+        self.dynamic_jql_check = dynamic_jql_check
+        self.authenticate_admin = authenticate_admin
         self._transport = transport
         self._rng = random.Random(self.config.seed)  # noqa: S311 - simulation, reproducible
         self.admin_hooks: dict[int, AdminWebhook] = {}
@@ -357,6 +368,8 @@ class WebhookDispatcher:
                 errors.append("The JQL filter is required.")
             else:
                 try:
+                    if self.dynamic_jql_check is not None:
+                        self.dynamic_jql_check(jql)
                     self._check_jql(jql)
                 except ValueError as exc:
                     errors.append(str(exc))
@@ -579,8 +592,21 @@ class WebhookDispatcher:
 
     # -- HTTP: Jira's admin REST, the dynamic API and /_sim/ ------------------------------------
 
+    def _admin_refusal(self, request: Request) -> Response | None:
+        if request.url.path.startswith("/_sim/"):
+            return None  # the inspection API is open, as the rest of /_sim/
+        caller = self.authenticate_admin(request)
+        if caller is None:
+            return _error(401, _NOT_AUTHENTICATED)
+        if not caller.get("admin"):
+            return _error(403, "You must be a Jira administrator to manage webhooks.")
+        return None
+
     async def admin_create(self, request: Request) -> Response:
         """``POST /rest/webhooks/1.0/webhook`` (and ``POST /_sim/webhooks``)."""
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
         body = await _json_object(request)
         if isinstance(body, Response):
             return body
@@ -602,21 +628,30 @@ class WebhookDispatcher:
             )
         except ValueError as exc:
             return _error(400, str(exc))
-        return JSONResponse(hook.as_json(self.base_url), status_code=201)
+        return JSONResponse(hook.as_json(_base(request)), status_code=201)
 
     async def admin_list(self, request: Request) -> Response:
         """``GET /rest/webhooks/1.0/webhook``."""
-        return JSONResponse([h.as_json(self.base_url) for h in self.admin_hooks.values()])
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        return JSONResponse([h.as_json(_base(request)) for h in self.admin_hooks.values()])
 
     async def admin_get(self, request: Request) -> Response:
         """``GET /rest/webhooks/1.0/webhook/{id}``."""
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
         hook = self.admin_hooks.get(request.path_params["hook_id"])
         if hook is None:
             return _error(404, "Webhook not found.")
-        return JSONResponse(hook.as_json(self.base_url))
+        return JSONResponse(hook.as_json(_base(request)))
 
     async def admin_delete(self, request: Request) -> Response:
         """``DELETE /rest/webhooks/1.0/webhook/{id}``."""
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
         if self.admin_hooks.pop(request.path_params["hook_id"], None) is None:
             return _error(404, "Webhook not found.")
         return Response(status_code=204)
@@ -692,7 +727,7 @@ class WebhookDispatcher:
         """``GET /_sim/webhooks``: every registration of both kinds."""
         return JSONResponse(
             {
-                "admin": [h.as_json(self.base_url) for h in self.admin_hooks.values()],
+                "admin": [h.as_json(_base(request)) for h in self.admin_hooks.values()],
                 "dynamic": [
                     {**h.as_json(), "clientId": h.client_id, "accountId": h.account_id}
                     for h in self._live_dynamic()
@@ -742,8 +777,12 @@ def _app_principal(request: Request) -> Mapping[str, Any] | None:
     return principal
 
 
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"errorMessages": [message], "errors": {}}, status_code=status)
+    return JSONResponse(jira_error_body([message]), status_code=status)
 
 
 async def _json_object(request: Request) -> dict[str, Any] | Response:
