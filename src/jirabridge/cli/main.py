@@ -29,6 +29,9 @@ def root(
     """Jirabridge: Jira sync service, simulator and tools."""
 
 
+app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
