@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import uuid
@@ -219,6 +220,10 @@ class _StatsMiddleware:
                 runtime.requests[(scope["method"], template, status)] += 1
 
 
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
 def _admin_caller(request: Request, runtime: SimRuntime) -> dict[str, Any] | None:
     """Who calls Jira's admin webhook REST (None: not authenticated)."""
     try:
@@ -269,6 +274,8 @@ def create_sim_app(
         seed=config.seed,
         config=edges,
         authenticate_admin=lambda request: _admin_caller(request, runtime),
+        # A frozen clock means a test drives time: injected latency must not cost real time.
+        sleep=_no_sleep if config.frozen_at is not None else asyncio.sleep,
     )
     runtime.edges = sim_edges
     runtime.apply_search_lag()

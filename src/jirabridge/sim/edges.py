@@ -292,12 +292,14 @@ def edges_for_site(
     seed: int,
     config: EdgeConfig | None = None,
     authenticate_admin: AdminAuthenticator | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> SimEdges:
     """The edges of the simulator core's site.
 
     Unless ``config`` says otherwise: the profile and seed of the site, the app of
     :func:`default_oauth_client`, the site itself plus a second one to choose from on the
     consent page (both served by the same data), and the seeded admin as the consenting user.
+    ``sleep`` is how injected latency waits.
     """
     if config is None:
         admin = next((u for u in site.users.values() if u.admin), None)
@@ -331,6 +333,7 @@ def edges_for_site(
         dynamic_jql_check=check_dynamic_jql,
         authenticate_admin=authenticate_admin,
         on_change=sync_search_lag,
+        sleep=sleep,
     )
     edges.site_suffixes = {
         s.cloud_id: s.url[len(site.base_url.rstrip("/")) :]
