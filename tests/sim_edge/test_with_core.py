@@ -217,3 +217,20 @@ async def test_rate_limited_answers_pass_the_validation_and_are_counted() -> Non
         assert statuses == [200, 200, 429]
         limits = (await client.get("/_sim/ratelimit")).json()
         assert limits["limitedByReason"] == {"jira-burst-based": 1}
+
+
+async def test_sim_reset_forgets_grants_webhooks_and_counters(app: Starlette) -> None:
+    gw = await oauth_client(app)
+    async with gw, admin_client(app) as client:
+        body = {
+            "url": "http://127.0.0.1:9/h",
+            "webhooks": [{"events": ["jira:issue_created"], "jqlFilter": "project = DEMO"}],
+        }
+        assert (await gw.post("/rest/api/3/webhook", json=body)).status_code == 200
+        assert (await client.get("/_sim/oauth")).json()["grants"]
+        assert (await client.post("/_sim/reset")).status_code in (200, 204)
+        assert (await client.get("/_sim/oauth")).json()["grants"] == []
+        assert (await client.get("/_sim/webhooks")).json() == {"admin": [], "dynamic": []}
+        assert (await client.get("/_sim/ratelimit")).json()["allowed"] == 0
+        # The old access token belongs to a forgotten grant.
+        assert (await gw.get("/rest/api/3/myself")).status_code == 401

@@ -88,6 +88,8 @@ class SimRuntime:
         """Forget everything and seed again (same seed -> same site)."""
         self.site.clear()
         self.requests.clear()
+        if self.edges is not None:
+            self.edges.reset()
         seed_site(
             self.site,
             spec or self.config.seed_spec,

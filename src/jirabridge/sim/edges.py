@@ -135,6 +135,13 @@ class SimEdges:
         if self.on_change is not None:
             self.on_change(self)
 
+    def reset(self) -> None:
+        """Forget grants, webhooks and deliveries; empty the limits; re-seed the faults."""
+        self.oauth.reset()
+        self.limiter.reset()
+        self.faults.reset()
+        self.webhooks.reset()
+
     def routes(self) -> list[BaseRoute]:
         """Every route the edges serve (OAuth, Jira webhook REST, ``/_sim/...``)."""
         return [

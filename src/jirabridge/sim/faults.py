@@ -11,9 +11,9 @@
   :class:`ConnectionDropped`, so uvicorn closes the connection mid-answer (the client sees the
   peer close before the body) and ``httpx.ASGITransport`` hands the client the exception itself,
   an ``httpx.RemoteProtocolError``. Either way the client sees a dropped connection;
-- search lag and failing webhook deliveries are not applied here: the search index and the
-  webhook dispatcher ask :meth:`FaultInjector.search_lag_seconds` and
-  :meth:`FaultInjector.webhook_delivery_fails`.
+- search lag and failing webhook deliveries are not applied here: the core's search index
+  takes the ``search_lag_seconds`` range from this config (it draws each write's lag itself),
+  and the webhook dispatcher asks :meth:`FaultInjector.webhook_delivery_fails`.
 
 All randomness comes from one ``random.Random(seed)``, and every request draws the same number
 of values, so a run is reproducible for a seed and a request sequence. The 2 s client timeout of
@@ -118,9 +118,10 @@ _RATES = (
 )
 
 
-def _seeded(seed: int) -> tuple[random.Random, random.Random, random.Random]:
-    # Simulation randomness, reproducible by design: nothing secret depends on it.
-    return random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)  # noqa: S311
+def _seeded(seed: int) -> tuple[random.Random, random.Random]:
+    # Simulation randomness, reproducible by design: nothing secret depends on it. Requests and
+    # webhook deliveries draw from separate generators so one does not shift the other.
+    return random.Random(seed), random.Random(seed + 1)  # noqa: S311
 
 
 class FaultInjector:
@@ -138,7 +139,7 @@ class FaultInjector:
         self.clock = clock
         self.seed = seed
         self.sleep = sleep
-        self._rng, self._webhook_rng, self._search_rng = _seeded(seed)
+        self._rng, self._webhook_rng = _seeded(seed)
         self.storm_until = 0.0
         self.counters: dict[str, int] = {}
 
@@ -146,7 +147,7 @@ class FaultInjector:
         """Re-seed the RNGs, end any storm and zero the counters."""
         if seed is not None:
             self.seed = seed
-        self._rng, self._webhook_rng, self._search_rng = _seeded(self.seed)
+        self._rng, self._webhook_rng = _seeded(self.seed)
         self.storm_until = 0.0
         self.counters = {}
 
@@ -154,11 +155,6 @@ class FaultInjector:
         """Begin a 429 storm now, for ``seconds`` (default: the configured length)."""
         length = self.config.storm_seconds if seconds is None else seconds
         self.storm_until = max(self.storm_until, self.clock.time() + length)
-
-    def search_lag_seconds(self) -> float:
-        """How far behind writes the search index is for the next write (seeded)."""
-        low, high = self.config.search_lag_seconds
-        return low if high <= low else self._search_rng.uniform(low, high)
 
     def webhook_delivery_fails(self) -> bool:
         """Whether the next webhook delivery attempt should fail (seeded)."""

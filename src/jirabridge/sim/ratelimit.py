@@ -28,6 +28,7 @@ sleeping. Counters (allowed and limited, by reason and endpoint) are served at
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -125,6 +126,7 @@ class RateLimitConfig:
         return data
 
 
+@functools.lru_cache(maxsize=8192)
 def endpoint_template(path: str) -> str:
     """The route template of ``path``: ids, keys and account ids become ``{id}``."""
     segments = path.split("/")
@@ -136,6 +138,7 @@ def endpoint_template(path: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def issue_in_path(path: str) -> str | None:
     """The issue id or key a path addresses (``.../issue/{idOrKey}...``), if any."""
     segments = path.split("/")
