@@ -23,7 +23,8 @@ def test_precedence_and_parentheses() -> None:
 
 def test_operators_and_values() -> None:
     q = parse(
-        '"Epic Link" = ABC-1 AND labels NOT IN (x, "y z") AND assignee IS NOT EMPTY AND sprint in openSprints()'
+        '"Epic Link" = ABC-1 AND labels NOT IN (x, "y z") AND assignee IS NOT EMPTY'
+        " AND sprint in openSprints()"
     )
     assert isinstance(q.where, And)
     clauses = q.where.items
