@@ -15,12 +15,20 @@ from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
 #: Every test site starts at the same instant, so output is reproducible.
 FROZEN_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 
-ADF = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "hello"}]}]}
+ADF = {
+    "type": "doc",
+    "version": 1,
+    "content": [{"type": "paragraph", "content": [{"type": "text", "text": "hello"}]}],
+}
 
 
 def make_app(**overrides: Any) -> Starlette:
     """A simulator with the spec-validating middleware on and a frozen clock."""
-    options: dict[str, Any] = {"validate": True, "frozen_at": FROZEN_AT, "base_url": "http://sim.test"}
+    options: dict[str, Any] = {
+        "validate": True,
+        "frozen_at": FROZEN_AT,
+        "base_url": "http://sim.test",
+    }
     options.update(overrides)
     return create_sim_app(SimConfig(**options))
 
@@ -65,7 +73,14 @@ async def dc_client(dc_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def new_issue(client: httpx.AsyncClient) -> Callable[..., Any]:
     async def create(summary: str = "A task", type_name: str = "Task", **fields: Any) -> str:
-        body = {"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": type_name}, "summary": summary, **fields}}
+        body = {
+            "fields": {
+                "project": {"key": "DEMO"},
+                "issuetype": {"name": type_name},
+                "summary": summary,
+                **fields,
+            }
+        }
         r = await client.post("/rest/api/3/issue", json=body)
         assert r.status_code == 201, r.text
         return str(r.json()["key"])

@@ -10,7 +10,9 @@ from jirabridge.sim.app import SimRuntime
 from sim.conftest import ADF
 
 
-async def test_create_get_edit_delete_with_changelog(client: httpx.AsyncClient, new_issue: Any) -> None:
+async def test_create_get_edit_delete_with_changelog(
+    client: httpx.AsyncClient, new_issue: Any
+) -> None:
     key = await new_issue("First", description=ADF, labels=["a"])
     r = await client.get(f"/rest/api/3/issue/{key}")
     assert r.status_code == 200
@@ -20,7 +22,13 @@ async def test_create_get_edit_delete_with_changelog(client: httpx.AsyncClient, 
     assert fields["status"]["name"] == "To Do"
     assert fields["created"].endswith("+0000")
 
-    r = await client.put(f"/rest/api/3/issue/{key}", json={"fields": {"summary": "Renamed"}, "update": {"labels": [{"add": "b"}, {"remove": "a"}]}})
+    r = await client.put(
+        f"/rest/api/3/issue/{key}",
+        json={
+            "fields": {"summary": "Renamed"},
+            "update": {"labels": [{"add": "b"}, {"remove": "a"}]},
+        },
+    )
     assert r.status_code == 204, r.text
     r = await client.get(f"/rest/api/3/issue/{key}", params={"expand": "changelog"})
     body = r.json()
@@ -34,10 +42,15 @@ async def test_create_get_edit_delete_with_changelog(client: httpx.AsyncClient, 
     assert (await client.delete(f"/rest/api/3/issue/{key}")).status_code == 204
     r = await client.get(f"/rest/api/3/issue/{key}")
     assert r.status_code == 404
-    assert r.json() == {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+    assert r.json() == {
+        "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+        "errors": {},
+    }
 
 
-async def test_v2_description_is_a_string_v3_refuses_a_string(client: httpx.AsyncClient, new_issue: Any) -> None:
+async def test_v2_description_is_a_string_v3_refuses_a_string(
+    client: httpx.AsyncClient, new_issue: Any
+) -> None:
     key = await new_issue(description=ADF)
     r = await client.get(f"/rest/api/2/issue/{key}")
     assert r.json()["fields"]["description"] == "hello"
@@ -51,7 +64,10 @@ async def test_v2_description_is_a_string_v3_refuses_a_string(client: httpx.Asyn
 
 
 async def test_create_reports_field_errors(client: httpx.AsyncClient) -> None:
-    r = await client.post("/rest/api/3/issue", json={"fields": {"project": {"key": "NOPE"}, "issuetype": {"name": "Task"}}})
+    r = await client.post(
+        "/rest/api/3/issue",
+        json={"fields": {"project": {"key": "NOPE"}, "issuetype": {"name": "Task"}}},
+    )
     assert r.status_code == 400
     errors = r.json()["errors"]
     assert set(errors) == {"project", "summary"}
@@ -59,12 +75,16 @@ async def test_create_reports_field_errors(client: httpx.AsyncClient) -> None:
 
 async def test_refused_edit_changes_nothing(client: httpx.AsyncClient, new_issue: Any) -> None:
     key = await new_issue("Keep me")
-    r = await client.put(f"/rest/api/3/issue/{key}", json={"fields": {"summary": "New", "customfield_99999": 1}})
+    r = await client.put(
+        f"/rest/api/3/issue/{key}", json={"fields": {"summary": "New", "customfield_99999": 1}}
+    )
     assert r.status_code == 400
     assert (await client.get(f"/rest/api/3/issue/{key}")).json()["fields"]["summary"] == "Keep me"
 
 
-async def test_assign_and_transition(client: httpx.AsyncClient, runtime: SimRuntime, new_issue: Any) -> None:
+async def test_assign_and_transition(
+    client: httpx.AsyncClient, runtime: SimRuntime, new_issue: Any
+) -> None:
     key = await new_issue()
     other = next(u for u in runtime.site.users.values() if not u.admin)
     r = await client.put(f"/rest/api/3/issue/{key}/assignee", json={"accountId": other.account_id})
@@ -94,21 +114,56 @@ async def test_parent_on_cloud(client: httpx.AsyncClient, new_issue: Any) -> Non
     fields = (await client.get(f"/rest/api/3/issue/{story}")).json()["fields"]
     assert fields["parent"]["key"] == epic
     assert fields["customfield_10014"] == epic
-    r = await client.post("/rest/api/3/search/jql", json={"jql": f"parent = {epic}", "fields": ["summary"]})
+    r = await client.post(
+        "/rest/api/3/search/jql", json={"jql": f"parent = {epic}", "fields": ["summary"]}
+    )
     assert [i["key"] for i in r.json()["issues"]] == [story]
     # A story cannot be the parent of a story.
-    r = await client.post("/rest/api/3/issue", json={"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Story"}, "summary": "x", "parent": {"key": story}}})
+    r = await client.post(
+        "/rest/api/3/issue",
+        json={
+            "fields": {
+                "project": {"key": "DEMO"},
+                "issuetype": {"name": "Story"},
+                "summary": "x",
+                "parent": {"key": story},
+            }
+        },
+    )
     assert r.status_code == 400
 
 
 async def test_epic_link_on_datacenter(dc_client: httpx.AsyncClient) -> None:
     base = {"project": {"key": "DEMO"}}
-    r = await dc_client.post("/rest/api/2/issue", json={"fields": {**base, "issuetype": {"name": "Epic"}, "summary": "E"}})
+    r = await dc_client.post(
+        "/rest/api/2/issue",
+        json={"fields": {**base, "issuetype": {"name": "Epic"}, "summary": "E"}},
+    )
     assert r.status_code == 400
     assert "customfield_10011" in r.json()["errors"]
-    r = await dc_client.post("/rest/api/2/issue", json={"fields": {**base, "issuetype": {"name": "Epic"}, "summary": "E", "customfield_10011": "E"}})
+    r = await dc_client.post(
+        "/rest/api/2/issue",
+        json={
+            "fields": {
+                **base,
+                "issuetype": {"name": "Epic"},
+                "summary": "E",
+                "customfield_10011": "E",
+            }
+        },
+    )
     epic = r.json()["key"]
-    r = await dc_client.post("/rest/api/2/issue", json={"fields": {**base, "issuetype": {"name": "Story"}, "summary": "S", "customfield_10014": epic}})
+    r = await dc_client.post(
+        "/rest/api/2/issue",
+        json={
+            "fields": {
+                **base,
+                "issuetype": {"name": "Story"},
+                "summary": "S",
+                "customfield_10014": epic,
+            }
+        },
+    )
     assert r.status_code == 201, r.text
     story = r.json()["key"]
     fields = (await dc_client.get(f"/rest/api/2/issue/{story}")).json()["fields"]
@@ -140,10 +195,14 @@ async def test_auth_datacenter_password_and_pat(dc_app: Any) -> None:
     runtime = dc_app.state.sim
     assert runtime.admin_email == "admin"
     async with client_for(dc_app, auth=None) as c:
-        r = await c.get("/rest/api/2/myself", headers={"Authorization": f"Bearer {runtime.admin.pats[0]}"})
+        r = await c.get(
+            "/rest/api/2/myself", headers={"Authorization": f"Bearer {runtime.admin.pats[0]}"}
+        )
         assert r.status_code == 200
         assert r.json()["name"] == "admin"
-        assert (await c.get("/rest/api/2/myself", headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (
+            await c.get("/rest/api/2/myself", headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
         assert (await c.get("/rest/api/3/myself")).status_code == 404
 
 
@@ -156,16 +215,25 @@ async def test_upstream_principal_is_trusted(app: Any, runtime: SimRuntime) -> N
 
     async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope.setdefault("state", {})["sim_principal"] = {"accountId": user.account_id, "auth_kind": "oauth", "cloud_id": runtime.cloud_id, "scopes": ["read:jira-work"]}
+            scope.setdefault("state", {})["sim_principal"] = {
+                "accountId": user.account_id,
+                "auth_kind": "oauth",
+                "cloud_id": runtime.cloud_id,
+                "scopes": ["read:jira-work"],
+            }
         await inner(scope, receive, send)
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://sim.test") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway), base_url="http://sim.test"
+    ) as c:
         r = await c.get("/rest/api/3/myself")
     assert r.status_code == 200
     assert r.json()["accountId"] == user.account_id
 
 
-async def test_serverinfo_deployment_type(client: httpx.AsyncClient, dc_client: httpx.AsyncClient) -> None:
+async def test_serverinfo_deployment_type(
+    client: httpx.AsyncClient, dc_client: httpx.AsyncClient
+) -> None:
     assert (await client.get("/rest/api/3/serverInfo")).json()["deploymentType"] == "Cloud"
     assert (await dc_client.get("/rest/api/2/serverInfo")).json()["deploymentType"] == "Server"
 
@@ -186,7 +254,10 @@ async def test_comments_crud(client: httpx.AsyncClient, new_issue: Any) -> None:
 
 async def test_links_remote_links_and_properties(client: httpx.AsyncClient, new_issue: Any) -> None:
     a, b = await new_issue("A"), await new_issue("B")
-    r = await client.post("/rest/api/3/issueLink", json={"type": {"name": "Blocks"}, "inwardIssue": {"key": a}, "outwardIssue": {"key": b}})
+    r = await client.post(
+        "/rest/api/3/issueLink",
+        json={"type": {"name": "Blocks"}, "inwardIssue": {"key": a}, "outwardIssue": {"key": b}},
+    )
     assert r.status_code == 201
     links = (await client.get(f"/rest/api/3/issue/{a}")).json()["fields"]["issuelinks"]
     assert len(links) == 1
@@ -196,7 +267,10 @@ async def test_links_remote_links_and_properties(client: httpx.AsyncClient, new_
     assert (await client.get(f"/rest/api/3/issueLink/{link_id}")).json()["inwardIssue"]["key"] == a
     assert (await client.delete(f"/rest/api/3/issueLink/{link_id}")).status_code == 204
 
-    remote = {"globalId": "gh-pr-1", "object": {"url": "https://github.com/o/r/pull/1", "title": "PR 1"}}
+    remote = {
+        "globalId": "gh-pr-1",
+        "object": {"url": "https://github.com/o/r/pull/1", "title": "PR 1"},
+    }
     r = await client.post(f"/rest/api/3/issue/{a}/remotelink", json=remote)
     assert r.status_code == 201
     r = await client.post(f"/rest/api/3/issue/{a}/remotelink", json=remote)
@@ -205,8 +279,13 @@ async def test_links_remote_links_and_properties(client: httpx.AsyncClient, new_
 
     r = await client.put(f"/rest/api/3/issue/{a}/properties/ext", json={"id": 7})
     assert r.status_code == 201
-    assert (await client.get(f"/rest/api/3/issue/{a}/properties/ext")).json() == {"key": "ext", "value": {"id": 7}}
-    assert [k["key"] for k in (await client.get(f"/rest/api/3/issue/{a}/properties")).json()["keys"]] == ["ext"]
+    assert (await client.get(f"/rest/api/3/issue/{a}/properties/ext")).json() == {
+        "key": "ext",
+        "value": {"id": 7},
+    }
+    assert [
+        k["key"] for k in (await client.get(f"/rest/api/3/issue/{a}/properties")).json()["keys"]
+    ] == ["ext"]
     assert (await client.delete(f"/rest/api/3/issue/{a}/properties/ext")).status_code == 204
     assert (await client.get(f"/rest/api/3/issue/{a}/properties/ext")).status_code == 404
 
@@ -215,7 +294,9 @@ async def test_createmeta_and_fields(client: httpx.AsyncClient) -> None:
     types = (await client.get("/rest/api/3/issue/createmeta/DEMO/issuetypes")).json()["issueTypes"]
     assert [t["name"] for t in types] == ["Epic", "Story", "Task", "Bug", "Sub-task"]
     story = next(t for t in types if t["name"] == "Story")
-    meta = (await client.get(f"/rest/api/3/issue/createmeta/DEMO/issuetypes/{story['id']}")).json()["fields"]
+    meta = (await client.get(f"/rest/api/3/issue/createmeta/DEMO/issuetypes/{story['id']}")).json()[
+        "fields"
+    ]
     by_id = {f["fieldId"]: f for f in meta}
     assert by_id["summary"]["required"] is True
     assert "customfield_10016" in by_id
@@ -227,10 +308,19 @@ async def test_user_search_and_assignable(client: httpx.AsyncClient) -> None:
     r = await client.get("/rest/api/3/user/search", params={"query": "grace"})
     assert [u["displayName"].split()[0] for u in r.json()] == ["Grace"]
     assert (await client.get("/rest/api/3/user/assignable/search")).status_code == 400
-    assert len((await client.get("/rest/api/3/user/assignable/search", params={"project": "DEMO"})).json()) == 6
+    assert (
+        len(
+            (
+                await client.get("/rest/api/3/user/assignable/search", params={"project": "DEMO"})
+            ).json()
+        )
+        == 6
+    )
 
 
 async def test_bad_json_body(client: httpx.AsyncClient) -> None:
-    r = await client.post("/rest/api/3/issue", content=b"{nope", headers={"content-type": "application/json"})
+    r = await client.post(
+        "/rest/api/3/issue", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.json()["errorMessages"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,15 +13,18 @@ _PROFILES = ("clean", "limited", "faulty")
 
 
 def sim(
-    port: int = typer.Option(8089, "--port", help="Port to listen on (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback)."),
-    profile: str = typer.Option("clean", "--profile", help="clean | limited | faulty"),
-    flavor: str = typer.Option("cloud", "--flavor", help="cloud | datacenter"),
-    seed: int = typer.Option(1, "--seed", help="Seed for the sample data (same seed, same site)."),
-    state: Path | None = typer.Option(None, "--state", help="Load at start, save on exit (JSON)."),
-    user: str | None = typer.Option(
-        None, "--user", help="EMAIL:TOKEN for the seeded admin (DC: USERNAME-or-EMAIL:PASSWORD)."
-    ),
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8089,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback).")] = "127.0.0.1",
+    profile: Annotated[str, typer.Option(help="clean | limited | faulty")] = "clean",
+    flavor: Annotated[str, typer.Option(help="cloud | datacenter")] = "cloud",
+    seed: Annotated[int, typer.Option(help="Seed for the sample data (same seed, same site).")] = 1,
+    state: Annotated[
+        Path | None, typer.Option(help="Load the site from this JSON file; save it on exit.")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="EMAIL:TOKEN for the seeded admin (Data Center: EMAIL:PASSWORD)."),
+    ] = None,
 ) -> None:
     """Run a simulated Jira Cloud or Data Center site, seeded with sample data."""
     import uvicorn

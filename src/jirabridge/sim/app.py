@@ -217,7 +217,7 @@ class _StatsMiddleware:
         finally:
             route = scope.get("sim_route")
             template = route.path if route is not None else "(unmatched)"
-            if not template.startswith("/_sim"):
+            if not scope["path"].startswith("/_sim/"):
                 runtime: SimRuntime = scope["app"].state.sim
                 runtime.requests[(scope["method"], template, status)] += 1
 

@@ -28,15 +28,27 @@ def create_issue(ctx: Ctx) -> Any:
     return 201, {"id": str(issue.id), "key": issue.key, "self": f"{ctx.r.api}/issue/{issue.id}"}
 
 
+def _bulk_refusal(message: str, position: int) -> dict[str, Any]:
+    return {
+        "issues": [],
+        "errors": [
+            {
+                "status": 400,
+                "elementErrors": {"errorMessages": [message], "errors": {}},
+                "failedElementNumber": position,
+            }
+        ],
+    }
+
+
 def bulk_create(ctx: Ctx) -> Any:
-    body = ctx.body_dict()
-    updates = body.get("issueUpdates")
+    updates = ctx.body.get("issueUpdates") if isinstance(ctx.body, dict) else None
+    # Even a refused call answers in the CreatedIssues shape, as the spec declares for 400.
     if not isinstance(updates, list):
-        raise SimHTTPError(400, ["issueUpdates must be a list."])
+        return 400, _bulk_refusal("issueUpdates must be a list.", 0)
     if len(updates) > _MAX_BULK_CREATE:
-        raise SimHTTPError(
-            400, [f"Bulk create is limited to {_MAX_BULK_CREATE} issues per request."]
-        )
+        message = f"Bulk create is limited to {_MAX_BULK_CREATE} issues per request."
+        return 400, _bulk_refusal(message, _MAX_BULK_CREATE)
     created: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for position, update in enumerate(updates):

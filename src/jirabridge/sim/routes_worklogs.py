@@ -22,7 +22,7 @@ def _issue(ctx: Ctx) -> Issue:
 
 def _worklog(ctx: Ctx) -> tuple[Issue, Worklog]:
     issue = _issue(ctx)
-    return issue, ops.find_worklog(issue, ctx.path["id"])
+    return issue, ops.find_worklog(issue, ctx.path.get("id") or ctx.path["worklogId"])
 
 
 def list_worklogs(ctx: Ctx) -> Any:
