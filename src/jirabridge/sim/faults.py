@@ -23,6 +23,7 @@ the ``faulty`` profile is the client's own setting, not something the simulator 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
@@ -177,12 +178,27 @@ class FaultInjector:
         }
 
 
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a traceback for every connection we drop on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+def _quiet_uvicorn_about_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in logger.filters):
+        logger.addFilter(_QuietDrops())
+
+
 class FaultMiddleware:
     """Applies a :class:`FaultInjector` to the site's API requests."""
 
     def __init__(self, app: ASGIApp, faults: FaultInjector) -> None:
         self.app = app
         self.faults = faults
+        _quiet_uvicorn_about_drops()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.faults
