@@ -292,3 +292,25 @@ def test_project_filter_matcher() -> None:
         project_filter_matcher("watchCount = 1", event)
     with pytest.raises(ValueError, match="parentheses"):
         project_filter_matcher("project in PROJ", event)
+
+
+async def test_delivery_log_is_capped_but_keeps_pending_deliveries() -> None:
+    site = build_site("clean")
+    hooks = site.edges.webhooks
+    hooks.config.max_logged_deliveries = 2
+    receiver = Receiver(statuses=[503])
+    async with serve(receiver.app()) as hook_base:
+        hooks.add_admin(name="x", url=f"{hook_base}/hook", events=["e"])
+        for n in range(4):
+            site.bus.publish(SimEvent("e", {"n": n}, 0))
+            await hooks.drain()
+        # The first delivery failed and waits for its retry: it stays although it is oldest.
+        assert [d.state for d in hooks.deliveries] == ["pending", "delivered"]
+        assert [json.loads(d.body)["n"] for d in hooks.deliveries] == [0, 3]
+        site.clock.advance(901)
+        await hooks.drain()
+        site.bus.publish(SimEvent("e", {"n": 4}, 0))
+        await hooks.drain()
+        assert len(hooks.deliveries) == 2
+        assert [json.loads(d.body)["n"] for d in hooks.deliveries] == [3, 4]
+    await hooks.aclose()

@@ -234,3 +234,14 @@ async def test_sim_reset_forgets_grants_webhooks_and_counters(app: Starlette) ->
         assert (await client.get("/_sim/ratelimit")).json()["allowed"] == 0
         # The old access token belongs to a forgotten grant.
         assert (await gw.get("/rest/api/3/myself")).status_code == 401
+
+
+async def test_basic_and_gateway_traffic_share_the_sites_burst_bucket() -> None:
+    app = make_app(profile="limited")
+    gw = await oauth_client(app)
+    async with gw, admin_client(app) as client:
+        await client.put("/_sim/faults", json={"ratelimit": {"burst_rps": {"GET": 3.0}}})
+        assert (await client.get("/rest/api/3/myself")).status_code == 200
+        assert (await gw.get("/rest/api/3/myself")).status_code == 200
+        assert (await client.get("/rest/api/3/myself")).status_code == 200
+        assert (await gw.get("/rest/api/3/myself")).status_code == 429

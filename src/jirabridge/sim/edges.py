@@ -342,6 +342,7 @@ def edges_for_site(
         on_change=sync_search_lag,
         sleep=sleep,
     )
+    edges.limiter.default_site = site.cloud_id
     edges.site_suffixes = {
         s.cloud_id: s.url[len(site.base_url.rstrip("/")) :]
         for s in config.oauth.sites

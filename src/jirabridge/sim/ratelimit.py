@@ -195,9 +195,14 @@ class _Counters:
 class RateLimiter:
     """The limiter's state: buckets, per-issue windows, quota pools and counters."""
 
-    def __init__(self, config: RateLimitConfig, clock: SimClock) -> None:
+    def __init__(
+        self, config: RateLimitConfig, clock: SimClock, *, default_site: str = "site"
+    ) -> None:
         self.config = config
         self.clock = clock
+        #: The tenant of requests that do not come through the gateway (basic auth, PAT):
+        #: they share buckets with gateway traffic to the same cloud id, as on Jira.
+        self.default_site = default_site
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         self._issue_writes: dict[tuple[str, str], deque[float]] = {}
         self._quota: dict[tuple[str, ...], tuple[int, int]] = {}  # key -> (hour, points used)
@@ -388,7 +393,8 @@ class RateLimitMiddleware:
         ):
             body = await read_body(receive)
             receive = _replay(body)
-        site = str(principal.get("cloud_id")) if principal else _host(scope)
+        site = str(principal.get("cloud_id") or "") if principal else ""
+        site = site or self.limiter.default_site
         refusal, headers = self.limiter.check(
             site=site,
             method=method,
@@ -420,13 +426,6 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
-
-
-def _host(scope: Scope) -> str:
-    for key, value in scope.get("headers", ()):
-        if key == b"host":
-            return bytes(value).decode("latin-1")
-    return "site"
 
 
 def _ceil(seconds: float) -> int:
