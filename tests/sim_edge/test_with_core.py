@@ -245,3 +245,13 @@ async def test_basic_and_gateway_traffic_share_the_sites_burst_bucket() -> None:
         assert (await gw.get("/rest/api/3/myself")).status_code == 200
         assert (await client.get("/rest/api/3/myself")).status_code == 200
         assert (await gw.get("/rest/api/3/myself")).status_code == 429
+
+
+async def test_datacenter_has_no_oauth_apps_or_dynamic_webhooks() -> None:
+    app = make_app(flavor="datacenter")
+    async with admin_client(app) as client:
+        assert not edges_of(app).oauth.config.clients
+        assert (await client.get("/rest/api/3/webhook")).status_code == 404
+        listed = await client.get("/rest/webhooks/1.0/webhook")
+        assert listed.status_code == 200
+        assert listed.json() == []

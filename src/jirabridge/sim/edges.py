@@ -143,13 +143,21 @@ class SimEdges:
         self.webhooks.reset()
 
     def routes(self) -> list[BaseRoute]:
-        """Every route the edges serve (OAuth, Jira webhook REST, ``/_sim/...``)."""
+        """Every route the edges serve (OAuth, Jira webhook REST, ``/_sim/...``).
+
+        Without OAuth apps (a Data Center site) there are no OAuth dynamic webhooks either.
+        """
+        jira_routes = self.webhooks.jira_routes()
+        if not self.config.oauth.clients:
+            jira_routes = [
+                r for r in jira_routes if not getattr(r, "path", "").startswith("/rest/api/3/")
+            ]
         return [
             *self.oauth.routes(),
             *self.limiter.routes(),
             Route("/_sim/faults", self.faults_endpoint, methods=["GET", "PUT", "POST"]),
             *self.webhooks.sim_routes(),
-            *(_spec_route(r) for r in self.webhooks.jira_routes()),
+            *(_spec_route(r) for r in jira_routes),
         ]
 
     def middleware(self) -> list[Middleware]:
@@ -303,11 +311,14 @@ def edges_for_site(
 ) -> SimEdges:
     """The edges of the simulator core's site.
 
-    Unless ``config`` says otherwise: the profile and seed of the site, the app of
+    Unless ``config`` says otherwise: the profile and seed of the site and, on Cloud, the app of
     :func:`default_oauth_client`, the site itself plus a second one to choose from on the
     consent page (both served by the same data), and the seeded admin as the consenting user.
     ``sleep`` is how injected latency waits.
     """
+    if config is None and not site.is_cloud:
+        # Data Center has no Atlassian 3LO, gateway or dynamic webhooks.
+        config = EdgeConfig(profile=profile, seed=seed)
     if config is None:
         admin = next((u for u in site.users.values() if u.admin), None)
         base = site.base_url.rstrip("/")
