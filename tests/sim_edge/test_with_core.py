@@ -255,3 +255,16 @@ async def test_datacenter_has_no_oauth_apps_or_dynamic_webhooks() -> None:
         listed = await client.get("/rest/webhooks/1.0/webhook")
         assert listed.status_code == 200
         assert listed.json() == []
+
+
+async def test_per_issue_limit_counts_writes_by_id_and_by_key_together() -> None:
+    app = make_app(profile="limited")
+    async with admin_client(app) as client:
+        created = (await client.post("/rest/api/3/issue", json=ISSUE)).json()
+        edit = {"fields": {"summary": "again"}}
+        for i in range(20):
+            ref = created["id"] if i % 2 else created["key"]
+            assert (await client.put(f"/rest/api/3/issue/{ref}", json=edit)).status_code == 204
+        limited = await client.put(f"/rest/api/3/issue/{created['id']}", json=edit)
+        assert limited.status_code == 429
+        assert limited.headers["ratelimit-reason"] == "jira-per-issue-on-write"

@@ -354,6 +354,12 @@ def edges_for_site(
         sleep=sleep,
     )
     edges.limiter.default_site = site.cloud_id
+
+    def issue_identity(ref: str) -> str:
+        issue = site.find_issue(ref)
+        return str(issue.id) if issue is not None else ref
+
+    edges.limiter.issue_identity = issue_identity
     edges.site_suffixes = {
         s.cloud_id: s.url[len(site.base_url.rstrip("/")) :]
         for s in config.oauth.sites
