@@ -268,3 +268,21 @@ async def test_per_issue_limit_counts_writes_by_id_and_by_key_together() -> None
         limited = await client.put(f"/rest/api/3/issue/{created['id']}", json=edit)
         assert limited.status_code == 429
         assert limited.headers["ratelimit-reason"] == "jira-per-issue-on-write"
+
+
+async def test_under_a_real_server_deliveries_drain_over_http() -> None:
+    from jirabridge.sim.server import running_sim
+
+    receiver = Receiver()
+    config = SimConfig(frozen_at=START, profile="clean")
+    async with serve(receiver.app()) as hook_base:
+        with running_sim(config) as (base_url, app):
+            runtime: SimRuntime = app.state.sim
+            auth = (runtime.admin_email, runtime.admin_token)
+            async with httpx.AsyncClient(base_url=base_url, auth=auth) as client:
+                hook = {"name": "h", "url": f"{hook_base}/hook", "events": ["jira:issue_created"]}
+                assert (await client.post("/_sim/webhooks", json=hook)).status_code == 201
+                assert (await client.post("/rest/api/3/issue", json=ISSUE)).status_code == 201
+                log = (await client.post("/_sim/webhooks/drain")).json()
+                assert [d["state"] for d in log] == ["delivered"]
+    assert len(receiver.received) == 1

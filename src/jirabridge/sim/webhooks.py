@@ -298,6 +298,7 @@ class WebhookDispatcher:
         self._pending: list[Delivery] = []
         self._next_id = 1
         self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._inflight: set[asyncio.Task[None]] = set()
@@ -558,10 +559,14 @@ class WebhookDispatcher:
         auth = self._auth_header(delivery)
         if auth is not None:
             headers[auth[0]] = auth[1]
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # An httpx client is bound to the event loop it first ran in; tests may drain from
+            # a new loop per test, so each loop gets its own.
             self._client = httpx.AsyncClient(
                 transport=self._transport, timeout=self.config.timeout_seconds, trust_env=False
             )
+            self._client_loop = loop
         try:
             response = await self._client.post(delivery.url, content=delivery.body, headers=headers)
         except httpx.HTTPError as exc:
