@@ -286,3 +286,14 @@ async def test_under_a_real_server_deliveries_drain_over_http() -> None:
                 log = (await client.post("/_sim/webhooks/drain")).json()
                 assert [d["state"] for d in log] == ["delivered"]
     assert len(receiver.received) == 1
+
+
+async def test_own_oauth_app_can_be_registered() -> None:
+    from jirabridge.sim.oauth import OAuthClient
+
+    mine = OAuthClient("my-client", "my-secret-" + "x" * 30)
+    app = create_sim_app(SimConfig(frozen_at=START), oauth_clients=[mine])
+    assert list(edges_of(app).oauth.config.clients) == [mine]
+    gw = await oauth_client(app)
+    async with gw:
+        assert (await gw.get("/rest/api/3/myself")).status_code == 200

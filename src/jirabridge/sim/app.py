@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from jirabridge.sim.clock import SimClock
 from jirabridge.sim.edges import EdgeConfig, SimEdges, edges_for_site
 from jirabridge.sim.errors import SimHTTPError, jira_error_body
 from jirabridge.sim.events import EventBus
+from jirabridge.sim.oauth import OAuthClient
 from jirabridge.sim.seed import SeedSpec, seed_site
 from jirabridge.sim.state import SimSite
 from jirabridge.sim.web import SimRoute, authenticate, endpoint, json_response
@@ -255,11 +256,13 @@ def create_sim_app(
     *,
     middleware: list[Middleware] | None = None,
     edges: EdgeConfig | None = None,
+    oauth_clients: Sequence[OAuthClient] | None = None,
 ) -> Starlette:
     """A Starlette app serving one simulated site; its runtime is ``app.state.sim``.
 
     The edges (OAuth gateway, rate limits, faults; :mod:`jirabridge.sim.edges`) wrap the REST
-    routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given;
+    routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given
+    (``oauth_clients`` registers your own OAuth apps instead of the seed-derived one);
     ``middleware`` goes inside them (outermost first), and spec validation innermost.
     """
     from jirabridge.sim import inspect as inspect_api
@@ -278,6 +281,7 @@ def create_sim_app(
         authenticate_admin=lambda request: _admin_caller(request, runtime),
         # A frozen clock means a test drives time: injected latency must not cost real time.
         sleep=_no_sleep if config.frozen_at is not None else asyncio.sleep,
+        oauth_clients=oauth_clients,
     )
     runtime.edges = sim_edges
     runtime.apply_search_lag()

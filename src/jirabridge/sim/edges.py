@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -308,13 +308,14 @@ def edges_for_site(
     config: EdgeConfig | None = None,
     authenticate_admin: AdminAuthenticator | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    oauth_clients: Sequence[OAuthClient] | None = None,
 ) -> SimEdges:
     """The edges of the simulator core's site.
 
     Unless ``config`` says otherwise: the profile and seed of the site and, on Cloud, the app of
     :func:`default_oauth_client`, the site itself plus a second one to choose from on the
     consent page (both served by the same data), and the seeded admin as the consenting user.
-    ``sleep`` is how injected latency waits.
+    ``sleep`` is how injected latency waits; ``oauth_clients`` replaces the default app.
     """
     if config is None and not site.is_cloud:
         # Data Center has no Atlassian 3LO, gateway or dynamic webhooks.
@@ -326,7 +327,7 @@ def edges_for_site(
             profile=profile,
             seed=seed,
             oauth=OAuthConfig(
-                clients=[default_oauth_client(seed)],
+                clients=list(oauth_clients or [default_oauth_client(seed)]),
                 sites=[
                     OAuthSite(site.cloud_id, "Simulated Jira", base),
                     OAuthSite(
