@@ -24,6 +24,7 @@ from jirabridge.sim.edges import EdgeConfig, SimEdges, edges_for_site
 from jirabridge.sim.errors import SimHTTPError, jira_error_body
 from jirabridge.sim.events import EventBus
 from jirabridge.sim.oauth import OAuthClient
+from jirabridge.sim.params import rules_for
 from jirabridge.sim.seed import SeedSpec, seed_site
 from jirabridge.sim.state import SimSite
 from jirabridge.sim.web import SimRoute, authenticate, endpoint, json_response
@@ -145,10 +146,14 @@ def _api_routes(
 ) -> list[SimRoute]:
     routes = []
     for method, path, handler, status in table:
+        # v2 and Data Center routes follow the same parameter rules as Cloud v3.
+        rules_spec = spec or ("software" if prefix.startswith("/rest/agile") else "platform")
+        rules_path = (spec_prefix or prefix.replace("/rest/api/2", "/rest/api/3")) + path
+        rules = rules_for(rules_spec, rules_path, method)
         routes.append(
             SimRoute(
                 prefix + path,
-                endpoint(handler, version=version, auth=auth, status=status),
+                endpoint(handler, version=version, auth=auth, status=status, rules=rules),
                 methods=[method],
                 spec=spec,
                 spec_path=(spec_prefix + path) if spec_prefix is not None else None,

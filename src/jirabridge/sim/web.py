@@ -15,6 +15,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from jirabridge.sim.errors import SimHTTPError, jira_error_body
+from jirabridge.sim.params import ParamRule, check_query
 from jirabridge.sim.render import Renderer
 from jirabridge.sim.state import SimSite
 
@@ -50,6 +51,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+_LONG_PARAMS = frozenset({"since", "startedAfter", "startedBefore"})
 _NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 
 
@@ -147,11 +149,13 @@ class Ctx:
         if raw is None or raw == "":
             return default
         try:
-            value = int(raw)
+            value: int | None = int(raw)
         except ValueError:
-            raise SimHTTPError(
-                400, [f"The value '{raw}' is invalid for parameter '{name}'."]
-            ) from None
+            value = None
+        # Jira's parameters are Java ints (longs for epoch times): out of range is a 400.
+        limit = 2**63 if name in _LONG_PARAMS else 2**31
+        if value is None or not -limit <= value < limit:
+            raise SimHTTPError(400, [f"The value '{raw}' is invalid for parameter '{name}'."])
         return max(value, minimum)
 
     def bool_param(self, name: str, default: bool) -> bool:
@@ -199,9 +203,17 @@ class SimRoute(Route):
 
 
 def endpoint(
-    handler: Handler, *, version: str, auth: str = "required", status: int = 200
+    handler: Handler,
+    *,
+    version: str,
+    auth: str = "required",
+    status: int = 200,
+    rules: dict[str, ParamRule] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a sync handler: parse body and params, authenticate, turn the result into JSON."""
+    """Wrap a sync handler: parse body and params, authenticate, turn the result into JSON.
+
+    ``rules`` are the spec's query-parameter constraints; a value that breaks one is a 400.
+    """
 
     async def run(request: Request) -> Response:
         site: SimSite = request.app.state.sim.site
@@ -229,6 +241,8 @@ def endpoint(
                 dict(request.query_params),
                 dict(request.path_params),
             )
+            if rules:
+                check_query(rules, request.query_params)
             result = handler(ctx)
         except SimHTTPError as exc:
             return json_response(exc.body(), exc.status, exc.headers or None)
