@@ -488,19 +488,18 @@ class WebhookDispatcher:
         assert self._wake is not None
         while True:
             self._wake.clear()
-            await self.run_due()
-            pending = [d.next_at for d in self._pending]
-            wait = self.config.poll_interval_seconds
-            if pending:
-                wait = min(wait, max(0.0, min(pending) - self.clock.time()))
-            if not pending:
+            # Start what is due without waiting for it: a slow receiver must not hold up the
+            # others. A finished attempt wakes this loop again (see _start_due).
+            self._start_due()
+            waiting = [d.next_at for d in self._pending if not d.in_flight]
+            if not waiting:
                 await self._wake.wait()
                 continue
+            wait = min(self.config.poll_interval_seconds, min(waiting) - self.clock.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
 
-    async def run_due(self) -> int:
-        """Attempt every delivery that is due now; returns how many attempts were made."""
+    def _start_due(self) -> list[asyncio.Task[None]]:
         now = self.clock.time()
         due = [d for d in self._pending if not d.in_flight and d.next_at <= now]
         tasks = []
@@ -508,8 +507,18 @@ class WebhookDispatcher:
             delivery.in_flight = True
             task = asyncio.ensure_future(self._attempt(delivery))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._attempt_done)
             tasks.append(task)
+        return tasks
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run_due(self) -> int:
+        """Attempt every delivery that is due now and wait for them; returns how many."""
+        tasks = self._start_due()
         if tasks:
             await asyncio.gather(*tasks)
         return len(tasks)
