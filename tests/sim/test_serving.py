@@ -95,12 +95,11 @@ def test_cli_user_option_and_state_file(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_bad_options() -> None:
-    exe = Path(sys.executable).parent / "jirabridge"
-    r = subprocess.run(
-        [str(exe), "sim", "--profile", "chaos"], capture_output=True, text=True, timeout=60
-    )
-    assert r.returncode != 0
-    r = subprocess.run(
-        [str(exe), "sim", "--user", "nocolon"], capture_output=True, text=True, timeout=60
-    )
-    assert r.returncode != 0
+    from typer.testing import CliRunner
+
+    from jirabridge.cli.main import app
+
+    runner = CliRunner()
+    for args in (["--profile", "chaos"], ["--user", "nocolon"], ["--flavor", "server"]):
+        result = runner.invoke(app, ["sim", "--port", "0", *args])
+        assert result.exit_code == 2, (args, result.output)

@@ -105,6 +105,8 @@ class SimSite:
         self.event_log: list[SimEvent] = []
         self.index = SearchIndex()
         self._counters: dict[str, int] = {}
+        #: Authorization header -> principal, for the hot path; cleared when users change.
+        self.auth_cache: dict[str, Any] = {}
         #: While true (seeding), changes publish no events.
         self.muted = False
         self.custom_fields: dict[str, tuple[str, str]] = {
@@ -165,6 +167,7 @@ class SimSite:
 
     def add_user(self, user: User) -> User:
         """Register a user under its site identity."""
+        self.auth_cache.clear()
         self.users[self.user_id(user)] = user
         return user
 
@@ -368,6 +371,7 @@ class SimSite:
 
     def clear(self) -> None:
         """Forget every record (users included)."""
+        self.auth_cache.clear()
         self.users.clear()
         self.projects.clear()
         self.issues.clear()

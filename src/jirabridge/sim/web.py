@@ -94,6 +94,19 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
         if optional:
             return None
         raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    cached = site.auth_cache.get(header)
+    if isinstance(cached, Principal):
+        return cached
+    principal = _from_header(header, site)
+    if principal is None:
+        raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    # Credentials only change with the user set, which clears the cache (hot path: no decode).
+    if len(site.auth_cache) < 10_000:
+        site.auth_cache[header] = principal
+    return principal
+
+
+def _from_header(header: str, site: SimSite) -> Principal | None:
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme == "basic":
@@ -102,7 +115,7 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
                 base64.b64decode(value.strip(), validate=True).decode().partition(":")
             )
         except (binascii.Error, UnicodeDecodeError):
-            raise SimHTTPError(401, [_NOT_AUTHENTICATED]) from None
+            return None
         user = site.user_by_login(login) if sep else None
         if user is not None and user.active:
             ok = secret == user.api_token if site.is_cloud else secret == user.password
@@ -113,7 +126,7 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
         for user in site.users.values():
             if token and token in user.pats and user.active:
                 return Principal(site.user_id(user), "pat")
-    raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    return None
 
 
 @dataclass
