@@ -205,3 +205,51 @@ async def test_the_middleware_rejects_an_accepted_request_that_breaks_the_spec(
             "/rest/api/3/search/jql",
             json={"jql": "project = DEMO", "maxResults": 5, "unknownKey": 1},
         )
+
+
+async def test_extension_points_for_middleware_and_routes() -> None:
+    """simedge plugs its OAuth gateway in as middleware and its endpoints as extra routes."""
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    class Gateway:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["path"].startswith("/rest/"):
+                runtime = scope["app"].state.sim
+                scope.setdefault("state", {})["sim_principal"] = {
+                    "account_id": runtime.admin.account_id,
+                    "auth_kind": "oauth",
+                }
+            await self.app(scope, receive, send)
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"cloudId": request.app.state.sim.cloud_id})
+
+    app = create_sim_app(
+        SimConfig(frozen_at=FROZEN_AT, validate=True),
+        middleware=[Middleware(Gateway)],
+        extra_routes=[Route("/oauth/hello", hello)],
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim.test") as c:
+        me = await c.get("/rest/api/3/myself")
+        assert me.status_code == 200
+        assert me.json()["accountId"] == app.state.sim.admin.account_id
+        assert (await c.get("/oauth/hello")).json() == {"cloudId": app.state.sim.cloud_id}
+
+
+async def test_clock_freeze_switch() -> None:
+    app = create_sim_app(SimConfig())
+    async with client_for(app) as c:
+        frozen = (await c.post("/_sim/clock", json={"freeze": True})).json()
+        assert frozen["frozen"] is True
+        again = (await c.get("/_sim/clock")).json()
+        assert again["now"] == frozen["now"]
+        moved = (await c.post("/_sim/clock", json={"advance": 3600})).json()
+        assert moved["now"] == frozen["now"] + 3_600_000

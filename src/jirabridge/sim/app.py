@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jirabridge.sim import agile, routes_issues, routes_meta, routes_search, routes_worklogs
@@ -113,9 +114,6 @@ class SimRuntime:
     def set_base_url(self, base_url: str) -> None:
         """Where the simulator is reachable (used in every ``self`` link)."""
         self.site.base_url = base_url.rstrip("/")
-
-
-Handler = Callable[..., Any]
 
 
 def _api_routes(
@@ -224,11 +222,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_sim_app(
-    config: SimConfig | None = None, *, middleware: list[Middleware] | None = None
+    config: SimConfig | None = None,
+    *,
+    middleware: list[Middleware] | None = None,
+    extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     """A Starlette app serving one simulated site; its runtime is ``app.state.sim``.
 
-    ``middleware`` wraps the REST routes (outermost first), for OAuth, rate limits and faults.
+    ``middleware`` wraps the routes (outermost first; inside the stats and validation layers),
+    for the OAuth gateway, rate limits and faults. ``extra_routes`` are served before the REST
+    routes (OAuth endpoints, webhook registration). A principal placed by a middleware in
+    ``scope["state"]["sim_principal"]`` is trusted by the REST routes.
     """
     from jirabridge.sim import inspect as inspect_api
     from jirabridge.sim import persist
@@ -251,7 +255,7 @@ def create_sim_app(
         stack.append(Middleware(ValidatingMiddleware))
     stack += middleware or []
     app = Starlette(
-        routes=[*inspect_api.routes(), *build_routes(config.flavor)],
+        routes=[*inspect_api.routes(), *(extra_routes or []), *build_routes(config.flavor)],
         middleware=stack,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed, 500: _server_error},
