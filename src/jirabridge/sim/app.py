@@ -86,6 +86,8 @@ class SimRuntime:
         """Forget everything and seed again (same seed -> same site)."""
         self.site.clear()
         self.requests.clear()
+        # Seeded data is indexed at once; the configured lag applies to later writes only.
+        self.site.set_search_lag(0.0)
         seed_site(
             self.site,
             spec or self.config.seed_spec,
