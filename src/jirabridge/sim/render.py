@@ -527,8 +527,9 @@ class Renderer:
             "updateAuthor": self.user_by_id(comment.update_author),
             "created": jira_datetime(comment.created_ms),
             "updated": jira_datetime(comment.updated_ms),
-            "jsdPublic": True,
         }
+        if self.site.is_cloud:
+            out["jsdPublic"] = True
         if comment.visibility:
             out["visibility"] = comment.visibility
         if expand_properties:

@@ -192,6 +192,11 @@ def add_comment(ctx: Ctx) -> Any:
         payloads.comment_event(site, "comment_created", issue, comment),
         issue=issue,
     )
+    site.emit(
+        "jira:issue_updated",
+        payloads.issue_commented_event(site, issue, comment, ctx.user),
+        issue=issue,
+    )
     return 201, ctx.r.comment(comment)
 
 
