@@ -24,6 +24,7 @@ from jirabridge.sim.errors import jira_error_body
 from jirabridge.sim.events import EventBus
 from jirabridge.sim.params import rules_for
 from jirabridge.sim.seed import SeedSpec, seed_site
+from jirabridge.sim.spec import load_specs
 from jirabridge.sim.state import SimSite
 from jirabridge.sim.web import SimRoute, endpoint, json_response
 
@@ -133,10 +134,22 @@ def _api_routes(
         rules_spec = spec or ("software" if prefix.startswith("/rest/agile") else "platform")
         rules_path = (spec_prefix or prefix.replace("/rest/api/2", "/rest/api/3")) + path
         rules = rules_for(rules_spec, rules_path, method)
+        body_check = None
+        if method in ("POST", "PUT") and not (version == "2" and rules_spec == "platform"):
+            # v3 and agile bodies are checked against the spec; v2 bodies differ (strings for
+            # ADF) and there is no v2 spec in the project.
+            body_check = load_specs().body_checker(rules_spec, rules_path, method)
         routes.append(
             SimRoute(
                 prefix + path,
-                endpoint(handler, version=version, auth=auth, status=status, rules=rules),
+                endpoint(
+                    handler,
+                    version=version,
+                    auth=auth,
+                    status=status,
+                    rules=rules,
+                    body_check=body_check,
+                ),
                 methods=[method],
                 spec=spec,
                 spec_path=(spec_prefix + path) if spec_prefix is not None else None,
