@@ -286,8 +286,9 @@ def set_issue_property(ctx: Ctx) -> Any:
 def delete_issue_property(ctx: Ctx) -> Any:
     issue = ctx.site.get_issue(ctx.path["issueIdOrKey"])
     key = ctx.path["propertyKey"]
-    if issue.properties.pop(key, None) is None and key not in issue.properties:
-        pass
+    if key not in issue.properties:
+        raise SimHTTPError(404, [f"The property with key '{key}' does not exist."])
+    del issue.properties[key]
     ctx.site.reindex(issue)
 
 
