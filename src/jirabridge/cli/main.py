@@ -29,7 +29,7 @@ def root(
     """Jirabridge: Jira sync service, simulator and tools."""
 
 
-app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
+__import__("jirabridge.cli.sim", fromlist=["register"]).register(app)
 
 
 def main() -> None:
