@@ -18,7 +18,7 @@ import pytest
 
 from jirabridge.sim.app import SimRuntime
 from jirabridge.sim.events import SimEvent
-from sim.conftest import ADF
+from sim.simkit import ADF
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks" / "jira"
 

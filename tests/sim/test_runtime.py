@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from jirabridge.sim.app import SimConfig, create_sim_app
 from jirabridge.sim.errors import SimConformanceError
 from jirabridge.sim.spec import load_specs
-from sim.conftest import FROZEN_AT, client_for, make_app
+from sim.simkit import FROZEN_AT, client_for, make_app
 
 
 async def _dump(app: Starlette) -> list[Any]:

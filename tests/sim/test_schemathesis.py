@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from jirabridge.sim.app import build_routes
 from jirabridge.sim.spec import load_specs
-from sim.conftest import make_app
+from sim.simkit import make_app
 
 APP = make_app()
 RUNTIME = APP.state.sim

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from jirabridge.sim.app import SimRuntime
-from sim.conftest import client_for, make_app
+from sim.simkit import client_for, make_app
 
 
 async def _all_ids(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[list[str], int]:
