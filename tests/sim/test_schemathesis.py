@@ -1,4 +1,4 @@
-"""Generated requests (schemathesis) for each implemented read operation, against the spec.
+"""Generated requests (schemathesis) for implemented operations, against the spec.
 
 Schemathesis builds requests from Atlassian's spec for the operations the simulator implements;
 the app runs with the validating middleware, so any accepted request or returned body that
@@ -16,10 +16,27 @@ from hypothesis import HealthCheck, settings
 
 from jirabridge.sim.app import build_routes
 from jirabridge.sim.spec import load_specs
-from sim.conftest import make_app
+from sim.simkit import make_app
 
 APP = make_app()
 RUNTIME = APP.state.sim
+
+
+# Writes whose generated bodies are worth sending (each must end in a clean 2xx or 4xx).
+_WRITES = {
+    ("POST", "/rest/api/3/search/jql"),
+    ("POST", "/rest/api/3/search/approximate-count"),
+    ("POST", "/rest/api/3/issue/bulkfetch"),
+    ("POST", "/rest/api/3/worklog/list"),
+    ("POST", "/rest/api/3/issue"),
+    ("POST", "/rest/api/3/issue/bulk"),
+    ("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+    ("POST", "/rest/api/3/issue/{issueIdOrKey}/worklog"),
+    ("POST", "/rest/api/3/issue/{issueIdOrKey}/comment"),
+    ("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+    ("POST", "/rest/api/3/issueLink"),
+    ("POST", "/rest/api/3/issue/{issueIdOrKey}/remotelink"),
+}
 
 
 def _implemented() -> set[tuple[str, str]]:
@@ -28,7 +45,7 @@ def _implemented() -> set[tuple[str, str]]:
         for r in build_routes("cloud")
         if r.spec == "platform" and r.spec_path is not None
         for m in (r.methods or ())
-        if m in ("GET",)
+        if m in ("GET",) or (m, r.spec_path) in _WRITES
     }
 
 

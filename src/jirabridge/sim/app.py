@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jirabridge.sim import agile, routes_issues, routes_meta, routes_search, routes_worklogs
@@ -26,6 +27,7 @@ from jirabridge.sim.events import EventBus
 from jirabridge.sim.oauth import OAuthClient
 from jirabridge.sim.params import rules_for
 from jirabridge.sim.seed import SeedSpec, seed_site
+from jirabridge.sim.spec import load_specs
 from jirabridge.sim.state import SimSite
 from jirabridge.sim.web import SimRoute, authenticate, endpoint, json_response
 
@@ -90,6 +92,8 @@ class SimRuntime:
         """Forget everything and seed again (same seed -> same site)."""
         self.site.clear()
         self.requests.clear()
+        # Seeded data is indexed at once; the configured lag applies to later writes only.
+        self.site.set_search_lag(0.0)
         if self.edges is not None:
             self.edges.reset()
         seed_site(
@@ -132,9 +136,6 @@ class SimRuntime:
                 self.edges.oauth.move_site(cloud_id, self.site.base_url + suffix)
 
 
-Handler = Callable[..., Any]
-
-
 def _api_routes(
     prefix: str,
     table: list[tuple[str, str, Any, int]],
@@ -150,10 +151,22 @@ def _api_routes(
         rules_spec = spec or ("software" if prefix.startswith("/rest/agile") else "platform")
         rules_path = (spec_prefix or prefix.replace("/rest/api/2", "/rest/api/3")) + path
         rules = rules_for(rules_spec, rules_path, method)
+        body_check = None
+        if method in ("POST", "PUT") and not (version == "2" and rules_spec == "platform"):
+            # v3 and agile bodies are checked against the spec; v2 bodies differ (strings for
+            # ADF) and there is no v2 spec in the project.
+            body_check = load_specs().body_checker(rules_spec, rules_path, method)
         routes.append(
             SimRoute(
                 prefix + path,
-                endpoint(handler, version=version, auth=auth, status=status, rules=rules),
+                endpoint(
+                    handler,
+                    version=version,
+                    auth=auth,
+                    status=status,
+                    rules=rules,
+                    body_check=body_check,
+                ),
                 methods=[method],
                 spec=spec,
                 spec_path=(spec_prefix + path) if spec_prefix is not None else None,
@@ -262,13 +275,15 @@ def create_sim_app(
     middleware: list[Middleware] | None = None,
     edges: EdgeConfig | None = None,
     oauth_clients: Sequence[OAuthClient] | None = None,
+    extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     """A Starlette app serving one simulated site; its runtime is ``app.state.sim``.
 
     The edges (OAuth gateway, rate limits, faults; :mod:`jirabridge.sim.edges`) wrap the REST
     routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given
     (``oauth_clients`` registers your own OAuth apps instead of the seed-derived one);
-    ``middleware`` goes inside them (outermost first), and spec validation innermost.
+    ``middleware`` goes inside them (outermost first), and spec validation innermost;
+    ``extra_routes`` are served before the REST routes.
     """
     from jirabridge.sim import inspect as inspect_api
     from jirabridge.sim import persist
@@ -309,7 +324,12 @@ def create_sim_app(
 
         stack.append(Middleware(ValidatingMiddleware))
     app = Starlette(
-        routes=[*inspect_api.routes(), *sim_edges.routes(), *build_routes(config.flavor)],
+        routes=[
+            *inspect_api.routes(),
+            *sim_edges.routes(),
+            *(extra_routes or []),
+            *build_routes(config.flavor),
+        ],
         middleware=stack,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed, 500: _server_error},

@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jirabridge.sim.errors import SimConformanceError
 from jirabridge.sim.formats import JIRA_DATETIME_RE
 
-__all__ = ["Operation", "SpecSet", "ValidatingMiddleware", "load_specs"]
+__all__ = ["BodyChecker", "Operation", "SpecSet", "ValidatingMiddleware", "load_specs"]
+
+#: Lists the problems of a request body against the spec (empty when it conforms).
+BodyChecker = Callable[[Any], list[str]]
 
 _SPEC_DIR = Path(__file__).parent / "specs"
 _FILES = {
@@ -155,13 +158,23 @@ class SpecSet:
             for value in values:
                 coerced = _coerce(value, schema)
                 problems += [f"query {name}: {e.message}" for e in _errors(v, coerced)]
-        content = op.raw.get("requestBody", {}).get("content", {})
-        if body is not None and "application/json" in content:
-            v = self.validator(
-                f"{op.pointer}/requestBody/content/application~1json/schema", write=True
-            )
-            problems += [f"body {list(e.absolute_path)}: {e.message}" for e in _errors(v, body)]
+        problems += self.body_errors(op, body)
         return problems
+
+    def body_errors(self, op: Operation, body: Any) -> list[str]:
+        """Problems with a JSON request body (none when the operation takes no JSON body)."""
+        content = op.raw.get("requestBody", {}).get("content", {})
+        if body is None or "application/json" not in content:
+            return []
+        v = self.validator(f"{op.pointer}/requestBody/content/application~1json/schema", write=True)
+        return [f"body {list(e.absolute_path)}: {e.message}" for e in _errors(v, body)]
+
+    def body_checker(self, spec: str, path: str, method: str) -> BodyChecker | None:
+        """A function listing what is wrong with a body for this operation, if it takes one."""
+        op = self.operation(spec, path, method)
+        if op is None or "application/json" not in op.raw.get("requestBody", {}).get("content", {}):
+            return None
+        return functools.partial(self.body_errors, op)
 
     def response_errors(self, op: Operation, status: int, body: Any) -> list[str]:
         """Problems with a response: undeclared status, or a body that breaks its schema."""

@@ -213,7 +213,8 @@ class SimSite:
                     if value in (user.name, user.key):
                         return user.key
                 raise SimHTTPError(400, errors={field_name: f"User '{value}' does not exist."})
-        return None
+        # Data Center names users by name or key; an accountId alone names nobody.
+        raise SimHTTPError(400, errors={field_name: "Specify the user by 'name' or 'key'."})
 
     def user_by_login(self, login: str) -> User | None:
         """Look a user up by email (Cloud basic auth) or username (Data Center)."""

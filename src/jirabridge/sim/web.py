@@ -20,6 +20,7 @@ from jirabridge.sim.render import Renderer
 from jirabridge.sim.state import SimSite
 
 __all__ = [
+    "INVALID_PAYLOAD",
     "Ctx",
     "Principal",
     "SimRoute",
@@ -51,6 +52,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
 _LONG_PARAMS = frozenset({"since", "startedAfter", "startedBefore"})
 _NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 
@@ -140,6 +142,7 @@ class Ctx:
     body: Any = None
     params: dict[str, str] = field(default_factory=dict)
     path: dict[str, str] = field(default_factory=dict)
+    body_check: Callable[[Any], list[str]] | None = None
 
     @property
     def user(self) -> str:
@@ -222,11 +225,17 @@ def endpoint(
     auth: str = "required",
     status: int = 200,
     rules: dict[str, ParamRule] | None = None,
+    body_check: Callable[[Any], list[str]] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a sync handler: parse body and params, authenticate, turn the result into JSON.
 
-    ``rules`` are the spec's query-parameter constraints; a value that breaks one is a 400.
+    ``rules`` are the spec's query-parameter constraints and ``body_check`` lists what is
+    wrong with a JSON body against the spec: either makes the request a 400, as the contract
+    says, before the handler runs.
     """
+
+    # A handler may answer bad bodies in its own shape (bulk create): it then gets the checker.
+    own_body_check = getattr(handler, "checks_body_itself", False)
 
     async def run(request: Request) -> Response:
         site: SimSite = request.app.state.sim.site
@@ -253,9 +262,14 @@ def endpoint(
                 body,
                 dict(request.query_params),
                 dict(request.path_params),
+                body_check,
             )
             if rules:
                 check_query(rules, request.query_params)
+            if body_check is not None and body is not None and not own_body_check:
+                problems = body_check(body)
+                if problems:
+                    raise SimHTTPError(400, [INVALID_PAYLOAD, *problems[:3]])
             result = handler(ctx)
         except SimHTTPError as exc:
             return json_response(exc.body(), exc.status, exc.headers or None)
