@@ -379,6 +379,9 @@ def _escape(text: str, *, line_start: bool, in_table: bool = False) -> str:
     if in_table:
         out = out.replace("|", "\\|")
     out = _ENTITY.sub(r"\\&", out)
+    if out.endswith("!"):
+        # "!" just before a link's "[" would turn the link into an image.
+        out = out[:-1] + "\\!"
     if line_start:
         m = _LINE_START.match(out)
         if m is not None:
@@ -426,7 +429,9 @@ def _close_mark(mark: Adf) -> str:
     return _SIMPLE_MARKS.get(mark["type"], "")
 
 
-def _render_inline(nodes: Sequence[Adf], *, in_table: bool = False) -> str:
+def _render_inline(
+    nodes: Sequence[Adf], *, in_table: bool = False, single_line: bool = False
+) -> str:
     """Render inline nodes, nesting mark delimiters so the text parses back the same way."""
     out: list[str] = []
     stack: list[Adf] = []
@@ -450,10 +455,12 @@ def _render_inline(nodes: Sequence[Adf], *, in_table: bool = False) -> str:
         if t == "text":
             text: str = node["text"]
             is_code = any(m["type"] == "code" for m in node.get("marks", []))
-            # Delimiters may not touch whitespace inside them; move edge spaces outside.
-            core = text if is_code else text.strip(" ")
-            lead = "" if is_code else text[: len(text) - len(text.lstrip(" "))]
-            trail = "" if is_code else text[len(text.rstrip(" ")) :]
+            core, lead, trail = text, "", ""
+            if marks and not is_code and text.strip(" "):
+                # Delimiters may not touch whitespace inside them; move edge spaces outside.
+                core = text.strip(" ")
+                lead = text[: len(text) - len(text.lstrip(" "))]
+                trail = text[len(text.rstrip(" ")) :]
             opening = marks[len(stack) :]
             if opening:
                 # Leading spaces go before the new delimiters, which may not be followed by one.
@@ -479,8 +486,9 @@ def _render_inline(nodes: Sequence[Adf], *, in_table: bool = False) -> str:
             at_line_start = False
         elif t == "hardBreak":
             close_to(0)
-            out.append(" " if in_table else "\\\n")
-            at_line_start = not in_table
+            flat = in_table or single_line
+            out.append(" " if flat else "\\\n")
+            at_line_start = not flat
         elif t == "mention":
             close_to(0)
             attrs = node.get("attrs", {})
@@ -502,15 +510,43 @@ def _indent(text: str, width: int) -> str:
     return "\n".join(pad + line if line else line for line in text.split("\n"))
 
 
+_BULLET_LIKE = ("bulletList", "taskList")
+
+
+def _render_sequence(blocks: Sequence[Adf]) -> list[tuple[Adf, str]]:
+    """Render sibling blocks. Two lists in a row would merge into one when parsed back, so the
+    second uses the other bullet (``-``/``*``) or delimiter (``.``/``)``), which starts a new
+    list in CommonMark."""
+    out: list[tuple[Adf, str]] = []
+    alternate = False
+    prev: str | None = None
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        t = block.get("type")
+        same_kind = (t in _BULLET_LIKE and prev in _BULLET_LIKE) or (
+            t == "orderedList" and prev == "orderedList"
+        )
+        alternate = (not alternate) if same_kind else False
+        rendered = _render_block(block, alternate=alternate)
+        if rendered != "":
+            out.append((block, rendered))
+            prev = t
+    return out
+
+
 def _render_list_item(blocks: Sequence[Adf], marker: str) -> str:
     parts: list[str] = []
-    for i, block in enumerate(blocks):
-        rendered = _render_block(block)
+    for i, (block, rendered) in enumerate(_render_sequence(blocks)):
         if i == 0:
             parts.append(rendered)
             continue
-        # A nested list may follow its paragraph directly; other blocks need a blank line.
-        sep = "\n" if block["type"] in ("bulletList", "orderedList", "taskList") else "\n\n"
+        # A nested list may follow its paragraph directly (an ordered one only when it starts
+        # at 1: others cannot interrupt a paragraph); other blocks need a blank line.
+        tight = block["type"] in _BULLET_LIKE or (
+            block["type"] == "orderedList" and block.get("attrs", {}).get("order", 1) == 1
+        )
+        sep = "\n" if tight else "\n\n"
         parts.append(sep + rendered)
     body = "".join(parts)
     first, _, rest = body.partition("\n")
@@ -518,15 +554,17 @@ def _render_list_item(blocks: Sequence[Adf], marker: str) -> str:
     return head + ("\n" + _indent(rest, len(marker) + 1) if rest else "")
 
 
-def _render_task_list(node: Adf) -> str:
+def _render_task_list(node: Adf, bullet: str) -> str:
     lines: list[str] = []
     for child in node.get("content", []):
         if child["type"] == "taskItem":
             box = "[x]" if child.get("attrs", {}).get("state") == "DONE" else "[ ]"
             text = _render_inline(child.get("content", []))
-            lines.append(f"- {box} {text}".rstrip() if text else f"- {box}")
+            first, _, rest = text.partition("\n")
+            head = f"{bullet} {box} {first}".rstrip()
+            lines.append(head + ("\n" + _indent(rest, 2) if rest else ""))
         elif child["type"] == "taskList":
-            lines.append(_indent(_render_task_list(child), 2))
+            lines.append(_indent(_render_task_list(child, "-"), 2))
     return "\n".join(lines)
 
 
@@ -553,26 +591,29 @@ def _render_table(node: Adf) -> str:
     return "\n".join([line(grid[0]), line(["---"] * width), *(line(r) for r in grid[1:])])
 
 
-def _render_block(node: Adf) -> str:
+def _render_block(node: Adf, *, alternate: bool = False) -> str:
     t = node.get("type")
+    bullet = "*" if alternate else "-"
     content = node.get("content", [])
     if t == "paragraph":
         return _render_inline(content)
     if t == "heading":
         level = max(1, min(6, int(node.get("attrs", {}).get("level", 1))))
-        text = _render_inline(content).replace("\\\n", " ")
+        text = _render_inline(content, single_line=True)
         # A trailing run of '#' would be read as the closing sequence of the heading.
         text = re.sub(r"(#+)$", lambda m: "\\" + m.group(1), text)
         return f"{'#' * level} {text}".rstrip()
     if t == "bulletList":
-        return "\n".join(_render_list_item(i.get("content", []), "-") for i in content)
+        return "\n".join(_render_list_item(i.get("content", []), bullet) for i in content)
     if t == "orderedList":
         start = int(node.get("attrs", {}).get("order", 1))
+        delim = ")" if alternate else "."
         return "\n".join(
-            _render_list_item(i.get("content", []), f"{start + n}.") for n, i in enumerate(content)
+            _render_list_item(i.get("content", []), f"{start + n}{delim}")
+            for n, i in enumerate(content)
         )
     if t == "taskList":
-        return _render_task_list(node)
+        return _render_task_list(node, bullet)
     if t == "codeBlock":
         code = "".join(c.get("text", "") for c in content)
         longest = max((len(r) for r in re.findall(r"`{3,}", code)), default=0)
@@ -595,8 +636,7 @@ def _render_block(node: Adf) -> str:
 
 
 def _render_blocks(nodes: Sequence[Adf]) -> str:
-    rendered = [_render_block(n) for n in nodes if isinstance(n, dict)]
-    return "\n\n".join(r for r in rendered if r != "")
+    return "\n\n".join(rendered for _, rendered in _render_sequence(nodes))
 
 
 def adf_to_markdown(doc: Mapping[str, Any]) -> str:
