@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from jirabridge.errors import (
     ConnectionFailedError,
     ValidationError,
 )
-from jirabridge.github import GitHubClient, GitHubTokenAuth, Issue
+from jirabridge.github import GitHubClient, GitHubTokenAuth, Issue, Paginator
 
 if TYPE_CHECKING:
     from conftest import FakeGitHub
@@ -391,3 +391,39 @@ async def test_rate_limit_status(gh: GitHubClient, fake: FakeGitHub) -> None:
     assert (status.core.limit, status.core.remaining, status.core.used) == (5000, 4990, 10)
     assert status.core.reset_at == datetime.fromtimestamp(1_800_000_000, tz=UTC)
     assert status.resources["search"].limit == 30
+
+
+async def test_hook_reconcile_finds_a_hook_created_before_the_answer_was_lost(
+    gh: GitHubClient, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The HTTP core calls ``reconcile`` after an ambiguous failure; here it is called directly
+    # to check that the lookup recognises the hook by its URL and nothing else.
+    url = "https://bridge.example.com/hooks/github"
+    existing = await gh.create_hook(REPO, url=url, events=["push"])
+    await gh.create_hook(REPO, url="https://other.example.com/h")
+    found: list[object] = []
+
+    async def fake_write_once(method: str, path: str, **kw: Any) -> object:
+        found.append(await kw["reconcile"]())
+        return found[-1]
+
+    monkeypatch.setattr(gh._http, "write_once", fake_write_once)
+    assert await gh.create_hook(REPO, url=url) == existing
+    fake.hooks.clear()
+    assert await gh.create_hook(REPO, url=url) is None
+    assert found == [existing, None]
+
+
+async def test_max_pages_stops_early(fake: FakeGitHub) -> None:
+    for i in range(5):
+        fake.add_issue(f"Issue {i}")
+    async with GitHubClient(token=TOKEN, transport=fake.transport(), per_page=2) as client:
+        paginator = Paginator(
+            client._http,
+            "/repos/octo/hello/issues",
+            Issue.model_validate,
+            params={"per_page": 2},
+            max_pages=2,
+        )
+        assert len(await paginator.collect()) == 4
+    assert len(fake.requests) == 2

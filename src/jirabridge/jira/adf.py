@@ -28,12 +28,21 @@ Markdown's soft line breaks become spaces, as they do when Markdown is rendered.
 outside the subset (panels, emoji, inline cards, dates, status lozenges, media) are rendered to
 Markdown and text as well as they can be, but do not survive a round trip. ``localId`` values of
 task lists are numbered in document order, so the same Markdown always yields the same ADF.
+
+What CommonMark itself cannot express, and so is outside the round-trip subset: spaces at the
+start or end of a paragraph, line or marked span (they are moved outside the delimiters or
+trimmed); two or more emphasis delimiters changing at once directly between letters
+(``x***~~y~~***``); link targets that Markdown would percent-encode (spaces, non-ASCII); a
+``|`` inside inline code in a table cell; text containing newlines (use ``hardBreak``). Two lists
+in a row are written with alternating bullets (``-``/``*``) or delimiters (``.``/``)``), which is
+how CommonMark keeps them apart.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from markdown_it import MarkdownIt
@@ -117,10 +126,7 @@ def _sorted_marks(marks: Iterable[Adf]) -> list[Adf]:
 
 def _inline(node: SyntaxTreeNode, marks: tuple[Adf, ...] = ()) -> list[Adf]:
     out: list[Adf] = []
-    children = node.children
-    i = 0
-    while i < len(children):
-        child = children[i]
+    for child in node.children:
         t = child.type
         if t == "text":
             out.append(_text(child.content, _sorted_marks(marks)))
@@ -155,7 +161,6 @@ def _inline(node: SyntaxTreeNode, marks: tuple[Adf, ...] = ()) -> list[Adf]:
             )
         else:
             out.append(_text(child.content, _sorted_marks(marks)))
-        i += 1
     return _merge_texts(out)
 
 
@@ -218,7 +223,6 @@ def _number_tasks(node: Adf, ids: _Ids) -> None:
             _number_tasks(child, ids)
 
 
-_BLOCK_ONLY_INLINE = {"paragraph"}
 # What ADF allows inside these containers; other blocks are flattened or downgraded.
 _LIST_ITEM_BLOCKS = {"paragraph", "bulletList", "orderedList", "codeBlock", "taskList"}
 _QUOTE_BLOCKS = {"paragraph", "bulletList", "orderedList", "codeBlock"}
@@ -692,8 +696,6 @@ def _inline_text(node: Adf) -> str:
 
 
 def _date_text(timestamp: Any) -> str:
-    from datetime import UTC, datetime
-
     try:
         return datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC).date().isoformat()
     except (TypeError, ValueError, OverflowError):
@@ -704,7 +706,7 @@ def _plain_inline(nodes: Sequence[Adf]) -> list[str]:
     return [_inline_text(n) for n in nodes]
 
 
-def _text_block(node: Adf, depth: int) -> str:
+def _text_block(node: Adf) -> str:
     t = node.get("type")
     content = [c for c in node.get("content", []) if isinstance(c, dict)]
     if t in ("paragraph", "heading") or t in _INLINE_TYPES:
@@ -714,7 +716,7 @@ def _text_block(node: Adf, depth: int) -> str:
         lines = []
         for n, item in enumerate(content):
             marker = "-" if t == "bulletList" else f"{start + n}."
-            body = "\n".join(_text_block(b, depth + 1) for b in item.get("content", []))
+            body = "\n".join(_text_block(b) for b in item.get("content", []))
             first, _, rest = body.partition("\n")
             lines.append(
                 f"{marker} {first}" + ("\n" + _indent(rest, len(marker) + 1) if rest else "")
@@ -727,7 +729,7 @@ def _text_block(node: Adf, depth: int) -> str:
                 box = "[x]" if child.get("attrs", {}).get("state") == "DONE" else "[ ]"
                 lines.append(f"{box} {''.join(_plain_inline(child.get('content', [])))}".rstrip())
             else:
-                lines.append(_indent(_text_block(child, depth + 1), 2))
+                lines.append(_indent(_text_block(child), 2))
         return "\n".join(lines)
     if t == "codeBlock":
         return "".join(c.get("text", "") for c in content)
@@ -737,12 +739,12 @@ def _text_block(node: Adf, depth: int) -> str:
         rows = []
         for row in content:
             cells = [
-                " ".join(_text_block(b, depth + 1) for b in cell.get("content", []))
+                " ".join(_text_block(b) for b in cell.get("content", []))
                 for cell in row.get("content", [])
             ]
             rows.append(" | ".join(cells))
         return "\n".join(rows)
-    return "\n\n".join(s for s in (_text_block(c, depth + 1) for c in content) if s)
+    return "\n\n".join(s for s in (_text_block(c) for c in content) if s)
 
 
 def adf_to_text(doc: Mapping[str, Any]) -> str:
@@ -754,8 +756,8 @@ def adf_to_text(doc: Mapping[str, Any]) -> str:
     _require_node(doc)
     if doc.get("type") == "doc":
         blocks = [c for c in doc.get("content", []) if isinstance(c, dict)]
-        return "\n\n".join(s for s in (_text_block(b, 0) for b in blocks) if s)
-    return _text_block(dict(doc), 0)
+        return "\n\n".join(s for s in (_text_block(b) for b in blocks) if s)
+    return _text_block(dict(doc))
 
 
 # ============================================================================================
