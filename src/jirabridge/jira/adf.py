@@ -765,20 +765,23 @@ def adf_to_text(doc: Mapping[str, Any]) -> str:
 # ============================================================================================
 
 _INLINE_CONTENT = _INLINE_TYPES
+_CELL_BLOCKS = {
+    "paragraph",
+    "heading",
+    "bulletList",
+    "orderedList",
+    "taskList",
+    "codeBlock",
+    "blockquote",
+    "rule",
+    "panel",
+    "mediaSingle",
+    "mediaGroup",
+}
 _ALLOWED_CHILDREN: dict[str, set[str]] = {
-    "doc": {
-        "paragraph",
-        "heading",
-        "bulletList",
-        "orderedList",
-        "taskList",
-        "codeBlock",
-        "blockquote",
-        "rule",
+    "doc": _CELL_BLOCKS
+    | {
         "table",
-        "panel",
-        "mediaSingle",
-        "mediaGroup",
         "expand",
         "decisionList",
         "blockCard",
@@ -798,21 +801,9 @@ _ALLOWED_CHILDREN: dict[str, set[str]] = {
     "blockquote": _QUOTE_BLOCKS | {"mediaSingle", "mediaGroup"},
     "table": {"tableRow"},
     "tableRow": {"tableHeader", "tableCell"},
-    "tableHeader": {
-        "paragraph",
-        "heading",
-        "bulletList",
-        "orderedList",
-        "taskList",
-        "codeBlock",
-        "blockquote",
-        "rule",
-        "panel",
-        "mediaSingle",
-        "mediaGroup",
-    },
+    "tableHeader": _CELL_BLOCKS,
+    "tableCell": _CELL_BLOCKS,
 }
-_ALLOWED_CHILDREN["tableCell"] = _ALLOWED_CHILDREN["tableHeader"]
 _KNOWN_MARKS = {
     "strong",
     "em",
