@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from jirabridge.github import GitHubClient
+from jirabridge.http import FakeClock
 
 TOKEN = "ghp_testtoken0123456789"
 API = "https://api.github.com"
@@ -44,8 +45,11 @@ class FakeGitHub:
     contributors: list[dict[str, Any]] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1000
-    #: When set, the next response on this (method, path) is replaced by this exception.
-    fail_once: dict[tuple[str, str], Exception] = field(default_factory=dict)
+    #: The next request on this (method, path) fails before it is applied: the exception is
+    #: raised, or the response returned.
+    fail_once: dict[tuple[str, str], Exception | httpx.Response] = field(default_factory=dict)
+    #: The next request on this (method, path) is applied, then its answer is lost.
+    drop_after_apply: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for i, login in enumerate(["octocat", "hubot", "monalisa"], start=1):
@@ -88,7 +92,17 @@ class FakeGitHub:
         self.requests.append(request)
         key = (request.method, request.url.path)
         if key in self.fail_once:
-            raise self.fail_once.pop(key)
+            failure = self.fail_once.pop(key)
+            if isinstance(failure, httpx.Response):
+                return failure
+            raise failure
+        response = self._route(request)
+        if key in self.drop_after_apply:
+            self.drop_after_apply.discard(key)
+            raise httpx.ReadError("connection dropped after the write was applied")
+        return response
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return self._error(401, "Requires authentication")
         # Route on the raw path so that an encoded "/" inside a segment stays inside it.
@@ -357,6 +371,12 @@ def fake() -> FakeGitHub:
 
 
 @pytest.fixture
-async def gh(fake: FakeGitHub) -> AsyncIterator[GitHubClient]:
-    async with GitHubClient(token=TOKEN, transport=fake.transport()) as client:
+def clock() -> FakeClock:
+    # GitHub's limits pace reads; a fake clock keeps pacing and retries from sleeping for real.
+    return FakeClock()
+
+
+@pytest.fixture
+async def gh(fake: FakeGitHub, clock: FakeClock) -> AsyncIterator[GitHubClient]:
+    async with GitHubClient(token=TOKEN, transport=fake.transport(), clock=clock) as client:
         yield client

@@ -3,7 +3,7 @@
 Import from here: ``from jirabridge.github import GitHubClient, verify_github_delivery``.
 """
 
-from jirabridge.github.client import API_VERSION, DEFAULT_BASE_URL, GitHubClient, GitHubTokenAuth
+from jirabridge.github.client import API_VERSION, DEFAULT_BASE_URL, GITHUB_HEADERS, GitHubClient
 from jirabridge.github.models import (
     Comment,
     Commit,
@@ -32,13 +32,13 @@ from jirabridge.github.webhooks import (
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
+    "GITHUB_HEADERS",
     "GITHUB_SIGNATURE_HEADER",
     "Comment",
     "Commit",
     "CommitAuthor",
     "Contributor",
     "GitHubClient",
-    "GitHubTokenAuth",
     "GitHubWebhookDelivery",
     "GitRef",
     "Hook",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -30,19 +30,27 @@ from jirabridge.github.models import (
     RateLimit,
 )
 from jirabridge.github.pagination import Paginator
-from jirabridge.http import HttpClient
+from jirabridge.http import (
+    BearerAuth,
+    Clock,
+    GovernorLimits,
+    GovernorStore,
+    HttpClient,
+    RetryPolicy,
+)
 
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
+    "GITHUB_HEADERS",
     "GitHubClient",
-    "GitHubTokenAuth",
 ]
 
 DEFAULT_BASE_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 
-_DEFAULT_HEADERS = {
+#: Headers every GitHub request carries; pass them to an ``HttpClient`` given as ``http=``.
+GITHUB_HEADERS: Mapping[str, str] = {
     "Accept": "application/vnd.github+json",
     "X-GitHub-Api-Version": API_VERSION,
 }
@@ -54,26 +62,6 @@ _REPO = re.compile(r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>[A-Za
 T = TypeVar("T")
 
 IssueState = Literal["open", "closed", "all"]
-
-
-class GitHubTokenAuth(httpx.Auth):
-    """``Authorization: Bearer <token>`` for a personal access or installation token.
-
-    Stands in until ``jirabridge.http.auth`` provides GitHub token and App auth; any
-    ``httpx.Auth`` can be passed to :class:`GitHubClient` instead.
-    """
-
-    def __init__(self, token: str) -> None:
-        if not token or not token.strip():
-            raise ConfigError("the GitHub token is empty")
-        self._token = token.strip()
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "GitHubTokenAuth(token=<redacted>)"
 
 
 def _repo_path(repo: str) -> str:
@@ -108,9 +96,13 @@ def _iso(value: datetime | None) -> str | None:
 class GitHubClient:
     """Async client for the GitHub REST API.
 
-    Build it with a token (``GitHubClient(token=...)``), an ``httpx.Auth`` (e.g. GitHub App
-    installation auth), or from the environment with :meth:`from_env`. ``transport`` injects a
-    test double. Use as ``async with GitHubClient(...) as gh:`` or call :meth:`aclose`.
+    Build it with a token (``GitHubClient(token=...)``), an ``httpx.Auth`` (e.g.
+    :class:`jirabridge.http.GitHubAppAuth`), a prepared :class:`~jirabridge.http.HttpClient`
+    (``http=``), or from the environment with :meth:`from_env`. Requests are paced by
+    :meth:`GovernorLimits.github <jirabridge.http.GovernorLimits.github>` unless ``limits`` says
+    otherwise; ``governor_store`` shares that budget between processes; ``clock`` and ``retry``
+    are for tests and tuning. ``transport`` injects a test double. Use as
+    ``async with GitHubClient(...) as gh:`` or call :meth:`aclose`.
 
     List methods return a :class:`~jirabridge.github.pagination.Paginator`, consumed with
     ``async for``; other methods are coroutines. Errors come from :mod:`jirabridge.errors`
@@ -122,22 +114,40 @@ class GitHubClient:
         *,
         token: str | None = None,
         auth: httpx.Auth | None = None,
+        http: HttpClient | None = None,
         base_url: str = DEFAULT_BASE_URL,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
         per_page: int = 100,
+        limits: GovernorLimits | None = None,
+        governor_store: GovernorStore | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        if (token is None) == (auth is None):
-            raise ConfigError("GitHubClient needs exactly one of token= or auth=")
         if not 1 <= per_page <= 100:
             raise ConfigError("per_page must be between 1 and 100 (GitHub's maximum)")
         self._per_page = per_page
+        if http is not None:
+            # A prepared pipeline (shared governor, custom auth): it must send the GitHub
+            # headers itself, so only the credential-free knobs above apply.
+            if token is not None or auth is not None or transport is not None:
+                raise ConfigError("pass token/auth/transport to the HttpClient given as http=")
+            self._http = http
+            self._owns_http = False
+            return
+        if (token is None) == (auth is None):
+            raise ConfigError("GitHubClient needs exactly one of token= or auth=")
+        self._owns_http = True
         self._http = HttpClient(
             base_url,
-            auth=auth if auth is not None else GitHubTokenAuth(token or ""),
+            auth=auth if auth is not None else BearerAuth(token or ""),
             transport=transport,
-            headers=_DEFAULT_HEADERS,
+            headers=GITHUB_HEADERS,
             timeout=timeout,
+            limits=limits if limits is not None else GovernorLimits.github(),
+            governor_store=governor_store,
+            retry=retry,
+            clock=clock,
         )
 
     @classmethod
@@ -457,8 +467,9 @@ class GitHubClient:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool (not when the ``HttpClient`` was passed in as ``http=``)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def __aenter__(self) -> GitHubClient:
         return self
