@@ -10,6 +10,8 @@ from pathlib import Path
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jirabridge.errors import ConfigError, ValidationError, WebhookVerificationError
 from jirabridge.jira.webhooks import (
@@ -249,3 +251,19 @@ def test_bad_bodies_are_validation_errors(
     with pytest.raises(ValidationError, match=message) as info:
         parse_jira_delivery(headers, body)
     assert not isinstance(info.value, WebhookVerificationError)
+
+
+@given(
+    body=st.binary(min_size=1, max_size=200),
+    secret=st.text(min_size=1, max_size=40),
+    data=st.data(),
+)
+def test_signatures_verify_and_any_flipped_byte_fails(
+    body: bytes, secret: str, data: st.DataObject
+) -> None:
+    header = hub_signature(body, secret)
+    check_hub_signature(body, header, secret)
+    i = data.draw(st.integers(0, len(body) - 1))
+    flipped = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :]
+    with pytest.raises(WebhookVerificationError):
+        check_hub_signature(flipped, header, secret)
