@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -762,3 +763,43 @@ def test_any_markdown_gives_valid_adf_and_settles_after_one_pass(md: str) -> Non
     once = adf_to_markdown(adf)
     twice = adf_to_markdown(markdown_to_adf(once))
     assert markdown_to_adf(twice) == markdown_to_adf(once)
+
+
+# -- ADF examples from Atlassian's own OpenAPI spec -----------------------------------------
+
+SPEC = (
+    Path(__file__).resolve().parents[2]
+    / "src/jirabridge/sim/specs/jira-cloud-platform-v3.openapi.json"
+)
+
+
+def _spec_docs() -> list[Adf]:
+    found: dict[str, Adf] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "doc" and isinstance(node.get("content"), list):
+                found[json.dumps(node, sort_keys=True)] = node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str) and node.lstrip().startswith("{") and '"doc"' in node:
+            # Request examples are sometimes JSON held in a string.
+            with contextlib.suppress(json.JSONDecodeError):
+                walk(json.loads(node))
+
+    walk(json.loads(SPEC.read_text()))
+    return list(found.values())
+
+
+def test_adf_examples_in_the_jira_spec_validate_and_convert() -> None:
+    docs = _spec_docs()
+    assert len(docs) >= 5
+    for adf in docs:
+        validate_adf(adf)
+        md = adf_to_markdown(adf)
+        assert md.strip()
+        assert adf_to_text(adf).strip()
+        assert adf_to_markdown(markdown_to_adf(md)) == md
