@@ -803,3 +803,11 @@ def test_adf_examples_in_the_jira_spec_validate_and_convert() -> None:
         assert md.strip()
         assert adf_to_text(adf).strip()
         assert adf_to_markdown(markdown_to_adf(md)) == md
+
+
+def test_script_links_and_raw_html_stay_text() -> None:
+    adf = markdown_to_adf("[x](javascript:alert(1)) <b>bold</b>")
+    validate_adf(adf)
+    nodes = adf["content"][0]["content"]
+    assert all("marks" not in n for n in nodes)
+    assert adf_to_text(adf) == "[x](javascript:alert(1)) <b>bold</b>"

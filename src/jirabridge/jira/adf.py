@@ -52,6 +52,7 @@ from jirabridge.errors import ValidationError
 
 __all__ = [
     "Adf",
+    "Criterion",
     "acceptance_criteria_adf",
     "acceptance_criteria_wiki",
     "adf_to_markdown",
@@ -909,6 +910,7 @@ def _criterion_inline(text: str) -> list[Adf]:
     return _inline(inline) if inline is not None else [_text(text.strip())]
 
 
+#: An acceptance criterion: its text (inline Markdown), or ``(text, done)``.
 Criterion = str | tuple[str, bool]
 
 
