@@ -349,11 +349,6 @@ async def test_contributors(gh: GitHubClient, fake: FakeGitHub) -> None:
     assert fake.requests[-1].url.params["anon"] == "true"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jirabridge.http.link_pages parses every page as JSON; GitHub answers an empty "
-    "repository's contributors with 204 and no body (reported to the HTTP core owner)",
-)
 async def test_empty_contributors_answer_204() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(204))
     async with GitHubClient(token=TOKEN, transport=transport, clock=FakeClock()) as client:
