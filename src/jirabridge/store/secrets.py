@@ -5,8 +5,8 @@ decrypt. To stop that, the plaintext is a small JSON envelope carrying the owner
 and the purpose next to the secret; :meth:`SecretBox.decrypt` compares them with the binding the
 caller expects and refuses a mismatch.
 
-Keys never live in the database. They come from ``JIRABRIDGE_SECRET_KEYS`` (comma-separated,
-newest first) or from a key file named by ``JIRABRIDGE_SECRET_KEY_FILE`` (one key a line, newest
+Keys never live in the database. They come from ``JIRABRIDGE_ENCRYPTION_KEYS`` (comma-separated,
+newest first) or from a key file named by ``JIRABRIDGE_ENCRYPTION_KEY_FILE`` (one key a line, newest
 first, ``#`` comments allowed). Rotation: put a new key first, run :meth:`SecretBox.rotate` over
 every stored ciphertext (``jirabridge secrets rotate``), then drop the old key.
 """
@@ -32,8 +32,8 @@ __all__ = [
     "write_key_file",
 ]
 
-KEYS_ENV = "JIRABRIDGE_SECRET_KEYS"
-KEY_FILE_ENV = "JIRABRIDGE_SECRET_KEY_FILE"
+KEYS_ENV = "JIRABRIDGE_ENCRYPTION_KEYS"
+KEY_FILE_ENV = "JIRABRIDGE_ENCRYPTION_KEY_FILE"
 
 _ENVELOPE_VERSION = 1
 
@@ -117,19 +117,24 @@ class SecretBox:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SecretBox:
-        """Build from ``JIRABRIDGE_SECRET_KEYS`` or the file ``JIRABRIDGE_SECRET_KEY_FILE``.
+        """Build from ``JIRABRIDGE_ENCRYPTION_KEYS`` or the file ``JIRABRIDGE_ENCRYPTION_KEY_FILE``.
 
         Raises :class:`ConfigError` when neither is set, or when both are (ambiguous).
         """
         env = os.environ if environ is None else environ
-        inline = env.get(KEYS_ENV, "").strip()
         key_file = env.get(KEY_FILE_ENV, "").strip()
-        if inline and key_file:
+        return cls.from_config(env.get(KEYS_ENV), Path(key_file) if key_file else None)
+
+    @classmethod
+    def from_config(cls, keys: str | None, key_file: Path | None) -> SecretBox:
+        """Build from comma-separated ``keys`` (newest first) or a ``key_file``; one of them."""
+        inline = (keys or "").strip()
+        if inline and key_file is not None:
             raise ConfigError(f"set only one of {KEYS_ENV} and {KEY_FILE_ENV}, not both")
         if inline:
             return cls([part.strip() for part in inline.split(",") if part.strip()])
-        if key_file:
-            return cls.from_file(Path(key_file))
+        if key_file is not None:
+            return cls.from_file(key_file)
         return cls([])
 
     @classmethod
