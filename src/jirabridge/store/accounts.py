@@ -47,6 +47,7 @@ __all__ = [
     "UserRepository",
     "connections_for_rotation_unscoped",
     "find_api_key_by_prefix_unscoped",
+    "get_connection_unscoped",
     "normalize_email",
 ]
 
@@ -341,6 +342,20 @@ class ConnectionRepository:
             select(func.count()).select_from(JiraConnectionRow).where(self._visible())
         )
         return int(result.scalar_one())
+
+
+async def get_connection_unscoped(
+    session: AsyncSession, connection_id: str, *, for_update: bool = False
+) -> JiraConnectionRow:
+    """A connection by id whoever owns it: for workers acting on a connection they were given
+    (token refresh, sync jobs), never for answering a user's request."""
+    query = select(JiraConnectionRow).where(JiraConnectionRow.id == connection_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError("no such Jira connection")
+    return row
 
 
 async def connections_for_rotation_unscoped(
