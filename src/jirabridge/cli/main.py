@@ -29,6 +29,18 @@ def root(
     """Jirabridge: Jira sync service, simulator and tools."""
 
 
+def _register_commands() -> None:
+    # One line per command group; each module adds its own commands.
+    from jirabridge.cli import db, demo, serve
+
+    serve.register(app)
+    db.register(app)
+    demo.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

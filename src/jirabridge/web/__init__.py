@@ -1,1 +1,5 @@
-"""web layer."""
+"""The web face: REST API, UI pages and webhook endpoints on top of :mod:`jirabridge.service`."""
+
+from jirabridge.web.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,5 @@
+"""``python -m jirabridge.cli``."""
+
+from jirabridge.cli.main import main
+
+main()

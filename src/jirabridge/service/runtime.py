@@ -1,0 +1,86 @@
+"""The running service's shared resources, opened and closed in one place.
+
+The web app's lifespan and the ``worker`` command both go through :func:`open_runtime`, so a
+process that serves pages and one that only runs workflows are wired the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from jirabridge.errors import ConfigError
+from jirabridge.jobs.engine import JobEngine, JobsConfig
+from jirabridge.service.settings import Settings
+from jirabridge.store import db, migrations
+
+__all__ = ["Runtime", "open_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What every request handler and workflow of one process shares."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    jobs: JobEngine
+    http: httpx.AsyncClient
+    started_at: float = field(default_factory=time.time)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, workers: bool | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the database, migrate SQLite to head, launch the job engine; close all on exit.
+
+    On SQLite (one host, one process) the schema is upgraded at start so ``make demo`` needs no
+    extra step. On PostgreSQL migrations are a deliberate job (``jirabridge db upgrade``), and a
+    database that is behind refuses to start with a sentence saying so.
+    """
+    run_workers = settings.run_workers if workers is None else workers
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    engine = db.make_engine(url)
+    try:
+        await db.ping(engine)
+        if settings.is_sqlite:
+            await migrations.upgrade_async(url)
+        elif not await migrations.is_at_head_async(url):
+            raise ConfigError(
+                "the database schema is not at the latest version; run `jirabridge db upgrade`"
+            )
+        jobs = JobEngine(
+            JobsConfig(
+                system_database_url=settings.effective_jobs_database_url,
+                application_version=settings.application_version,
+                executor_id=settings.executor_id,
+                polling_interval_sec=settings.jobs_polling_interval_sec,
+                run_workers=run_workers,
+            )
+        )
+        await jobs.launch()
+        try:
+            async with httpx.AsyncClient(
+                timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
+            ) as client:
+                yield Runtime(
+                    settings=settings,
+                    engine=engine,
+                    sessions=db.session_factory(engine),
+                    jobs=jobs,
+                    http=client,
+                )
+        finally:
+            await jobs.shutdown()
+    finally:
+        await engine.dispose()
