@@ -1,6 +1,4 @@
-"""PROVISIONAL copy of the store branch's module (replaced by theirs on merge).
-
-Database engines and transactions for the application tables (SQLite or PostgreSQL).
+"""Database engines and transactions for the application tables (SQLite or PostgreSQL).
 
 SQLite is the laptop default and has one writer at a time. Two settings make that safe under
 concurrent use: WAL journal mode (readers never block the writer) and ``BEGIN IMMEDIATE`` for
@@ -18,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import event, text
@@ -36,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 from jirabridge.errors import ConfigError, StorageError
 
 __all__ = [
+    "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "is_sqlite",
     "make_engine",
@@ -55,6 +55,12 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 _BEGIN_MODE_OPTION: Final = "jirabridge_sqlite_begin"
 _BEGIN_IMMEDIATE: Final = "IMMEDIATE"
 _BEGIN_DEFERRED: Final = "DEFERRED"
+
+#: Execution options for a Core connection that only reads, e.g.
+#: ``await connection.execution_options(**READ_ONLY)`` before its first statement: on SQLite
+#: its transaction then begins DEFERRED and does not wait for writers. Connections without it
+#: begin IMMEDIATE, which is always safe but queues behind every writer.
+READ_ONLY: Final[Mapping[str, str]] = MappingProxyType({_BEGIN_MODE_OPTION: _BEGIN_DEFERRED})
 
 _PING_TIMEOUT_SEC: Final = 5.0
 
@@ -125,20 +131,17 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite+aiosqlite:///{resolved}"
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
     """Create the async engine for ``url`` (normalised with :func:`normalize_url`).
 
     For SQLite every connection gets WAL journal mode, ``busy_timeout``, ``foreign_keys=ON``
     and ``synchronous=NORMAL``, and transactions begin ``IMMEDIATE`` unless started through
     :func:`read_transaction`. In-memory SQLite is refused: each pooled connection would see a
     different empty database.
+
+    ``foreign_keys=False`` is for migrations only: SQLite batch migrations copy and drop
+    tables, which must not trigger foreign-key actions (integrity is checked afterwards).
     """
-    return _make_engine(url, echo=echo, foreign_keys=True)
-
-
-def _make_engine(url: str, *, echo: bool, foreign_keys: bool) -> AsyncEngine:
-    # foreign_keys=False exists for migrations only: SQLite batch migrations copy and drop
-    # tables, which must not trigger cascades; the migration checks integrity at the end.
     normalized = normalize_url(url)
     parsed = make_url(normalized)
     if parsed.get_backend_name() != "sqlite":
@@ -206,32 +209,32 @@ async def read_transaction(
     """Open a session in a read transaction with a consistent snapshot; always rolled back.
 
     On SQLite it does not take the write lock, so it never waits for writers (WAL mode).
-    Anything written inside it is discarded.
+    Anything written inside it is discarded; objects loaded in it stay readable afterwards.
     """
+    # Closing (not rolling back) ends the transaction without expiring what was loaded,
+    # so objects read here stay readable (detached) after the block.
     async with factory() as session:
-        await session.connection(execution_options={_BEGIN_MODE_OPTION: _BEGIN_DEFERRED})
-        try:
-            yield session
-        finally:
-            await session.rollback()
+        await session.connection(execution_options=READ_ONLY)
+        yield session
 
 
 _CREDENTIALS_IN_TEXT = re.compile(r"://[^/\s@]*@")
 
 
-async def ping(engine: AsyncEngine, *, timeout: float = _PING_TIMEOUT_SEC) -> None:  # noqa: ASYNC109  # noqa: ASYNC109
+async def ping(engine: AsyncEngine, *, within_sec: float = _PING_TIMEOUT_SEC) -> None:
     """Check that the database answers; raise :class:`~jirabridge.errors.StorageError` if not.
 
     The error message names the database (password hidden) and the cause, never secrets.
     """
     where = redact_url(engine.url.render_as_string(hide_password=False))
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_sec):
             async with engine.connect() as connection:
+                await connection.execution_options(**READ_ONLY)
                 await connection.execute(text("SELECT 1"))
     except TimeoutError:
         raise StorageError(
-            f"database {where} did not answer within {timeout:g} s",
+            f"database {where} did not answer within {within_sec:g} s",
             details={"database": where},
         ) from None
     except (SQLAlchemyError, OSError) as exc:
