@@ -9,17 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
 from jirabridge.errors import ConfigError, ValidationError
 from jirabridge.http.auth import OAuth2Auth, OAuth2Token
+from jirabridge.http.clock import SystemClock
 from jirabridge.jira.client import JiraClient
-from jirabridge.service.oauth_tokens import OAuthTokenManager
+from jirabridge.service.oauth_tokens import REFRESH_MARGIN, OAuthTokenManager
 from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
 from jirabridge.store.connection_secrets import ConnectionSecrets
 
 __all__ = ["ClientFactory", "JiraClientFactory", "PlainCredentials"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _DatetimeClock(SystemClock):
+    """The HTTP core's clock reading wall time from the service's (injectable) clock, so the
+    auth flow and the token manager agree on when a token expires."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def time(self) -> float:
+        return self._now().timestamp()
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,9 @@ class JiraClientFactory:
         oauth_api_base: str = "https://api.atlassian.com",
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 20.0,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        self._clock = clock
         self._secrets = secrets
         self._tokens = tokens
         self._oauth_api_base = oauth_api_base.rstrip("/")
@@ -108,14 +127,24 @@ class JiraClientFactory:
         current = await tokens.ensure_valid_token(connection_id)
         versions = {current.token: current.version}
 
+        margin = REFRESH_MARGIN.total_seconds()
+        clock = _DatetimeClock(self._clock)
+
         async def refresh(stale: OAuth2Token) -> OAuth2Token:
-            fresh = await tokens.ensure_valid_token(
-                connection_id, rejected_version=versions.get(stale.access_token)
-            )
+            # The auth flow calls this when the token is about to expire or after a 401. Only
+            # the 401 case (token not near expiry) must force a refresh of that very version.
+            expiring = stale.expires_at - clock.time() < margin
+            rejected = None if expiring else versions.get(stale.access_token)
+            fresh = await tokens.ensure_valid_token(connection_id, rejected_version=rejected)
             versions[fresh.token] = fresh.version
             return OAuth2Token(fresh.token, fresh.expires_at.timestamp())
 
-        auth = OAuth2Auth(OAuth2Token(current.token, current.expires_at.timestamp()), refresh)
+        auth = OAuth2Auth(
+            OAuth2Token(current.token, current.expires_at.timestamp()),
+            refresh,
+            refresh_margin=margin,
+            clock=clock,
+        )
         return JiraClient.oauth(
             row.cloud_id,
             auth=auth,
