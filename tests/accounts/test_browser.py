@@ -63,7 +63,8 @@ def serve_on(app: FastAPI, sock: object) -> Iterator[None]:
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        assert thread.is_alive(), "the app did not start"
+        assert time.monotonic() < deadline, "the app did not start in time"
         time.sleep(0.01)
     try:
         yield
