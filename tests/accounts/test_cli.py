@@ -121,6 +121,18 @@ def test_connections_lifecycle_and_rotation(
     assert cid not in run(["connections", "list", *common], new_only)
 
 
+def test_add_to_team_shares_connections(env: dict[str, str]) -> None:
+    run(["users", "create", "--email", "a@x.io", "--password", "long password 1"], env)
+    run(["users", "create", "--email", "b@x.io", "--password", "long password 2"], env)
+    first = run(["users", "add-to-team", "--email", "a@x.io", "--team", "Platform"], env)
+    second = run(["users", "add-to-team", "--email", "b@x.io", "--team", "Platform"], env)
+    team_id = re.search(r"\(([0-9a-f-]{36})\)", first)
+    assert team_id
+    assert team_id.group(1) in second
+    out = run(["users", "add-to-team", "--email", "nobody@x.io", "--team", "Platform"], env, 1)
+    assert "no user" in out
+
+
 def test_generate_key_prints_a_fernet_key() -> None:
     from cryptography.fernet import Fernet
 
