@@ -247,3 +247,21 @@ async def test_indicator_fragment_for_any_page(browser: httpx.AsyncClient, app: 
     r = await browser.get("/ui/account-indicator")
     assert "Jira: not connected" in r.text
     assert "a@x.io" in r.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example"])
+async def test_login_never_redirects_off_site(
+    browser: httpx.AsyncClient, app: FastAPI, target: str
+) -> None:
+    await app.state.accounts.accounts.create_user(email="a@x.io", password=PASSWORD)
+    page = await browser.get("/login", params={"next": target})
+    r = await browser.post(
+        "/login",
+        data={
+            "email": "a@x.io",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": target,
+        },
+    )
+    assert r.headers["location"] == "/connections"

@@ -52,7 +52,8 @@ OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would make the login page a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host", so backslashes are refused too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/connections"
 
