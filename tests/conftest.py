@@ -6,9 +6,11 @@ own empty database, named after this run and xdist worker, dropped when the test
 left behind by a crash are dropped at the end of the session. When PostgreSQL is unreachable
 the PostgreSQL runs are skipped locally, and fail under ``CI=true`` (CI must run them).
 
-``engine`` is an async engine on that database, already migrated to the newest revision;
-``session`` is a session on it. ``jobs_database_url`` is the same idea for the DBOS system
-database (SQLite file or fresh PostgreSQL database, in DBOS's URL form).
+``migrated_database_url`` is the same but migrated to the newest revision (on PostgreSQL a
+copy of a template migrated once per session); ``engine`` is an async engine on it and
+``session`` a session on that. ``jobs_database_url`` is a DBOS system database (SQLite file
+or fresh PostgreSQL database with DBOS's schema, in DBOS's URL form). ``backend`` says which
+backend the current run uses.
 
 Heavy imports (SQLAlchemy, the store) happen inside the fixtures, so tests that use none of
 this do not pay for them.
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 5432
+# Override only to point the suite at another local server (or, to check the CI rule, at none).
+PG_PORT = int(os.environ.get("JIRABRIDGE_TEST_PG_PORT", "5432"))
 PG_USER = "postgres"
 _PG_ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres connect_timeout=3"
 
@@ -52,12 +55,13 @@ class PostgresDatabases:
 
         return psycopg.connect(_PG_ADMIN_DSN, autocommit=True)
 
-    def create(self) -> str:
-        """Create an empty database and return its name."""
+    def create(self, *, template: str | None = None, suffix: str | None = None) -> str:
+        """Create a database (empty, or a copy of ``template``) and return its name."""
         self._counter += 1
-        name = f"{self.prefix}_{self._counter}"
+        name = f"{self.prefix}_{suffix or self._counter}"
+        copy_of = f' TEMPLATE "{template}"' if template else ""
         with self._admin() as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copy_of}')
         return name
 
     def drop(self, name: str) -> None:
@@ -110,47 +114,91 @@ def _postgres_url(name: str, driver: str) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty application database, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    name = databases.create()
-    try:
-        yield _postgres_url(name, "asyncpg")
-    finally:
-        databases.drop(name)
-
-
-@pytest.fixture(params=BACKENDS)
-def jobs_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty DBOS system database, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dbos.sqlite'}"
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    name = databases.create()
-    try:
-        yield _postgres_url(name, "psycopg")
-    finally:
-        databases.drop(name)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the backend this run of the test uses."""
+    return str(request.param)
 
 
 @pytest.fixture
-def is_sqlite(database_url: str) -> bool:
+def is_sqlite(backend: str) -> bool:
     """Whether this run of the test is the SQLite one."""
-    return database_url.startswith("sqlite")
+    return backend == "sqlite"
+
+
+def _fresh_postgres(
+    request: pytest.FixtureRequest, driver: str, template: str | None = None
+) -> Iterator[str]:
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.create(template=template)
+    try:
+        yield _postgres_url(name, driver)
+    finally:
+        databases.drop(name)
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on ``database_url``, migrated to the newest schema."""
-    from jirabridge.store.db import make_engine
-    from jirabridge.store.migrations import upgrade_async
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty application database, on SQLite and on PostgreSQL."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    else:
+        yield from _fresh_postgres(request, "asyncpg")
 
-    await upgrade_async(database_url)
-    created = make_engine(database_url)
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template(postgres_databases: PostgresDatabases) -> str:
+    # Migrating once and copying the result per test (CREATE DATABASE ... TEMPLATE) is several
+    # times faster than running the migrations for every test.
+    from jirabridge.store.migrations import upgrade
+
+    name = postgres_databases.create(suffix="app_template")
+    upgrade(_postgres_url(name, "asyncpg"))
+    return name
+
+
+@pytest.fixture
+def migrated_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """URL of an application database migrated to the newest revision."""
+    if backend == "sqlite":
+        from jirabridge.store.migrations import upgrade
+
+        url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        upgrade(url)
+        yield url
+    else:
+        template = request.getfixturevalue("_migrated_postgres_template")
+        yield from _fresh_postgres(request, "asyncpg", template)
+
+
+@pytest.fixture(scope="session")
+def _dbos_postgres_template(postgres_databases: PostgresDatabases) -> str:
+    from dbos import DBOS
+
+    name = postgres_databases.create(suffix="dbos_template")
+    DBOS.migrate(_postgres_url(name, "psycopg"))
+    return name
+
+
+@pytest.fixture
+def jobs_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """URL of an empty DBOS system database (schema created), on SQLite and on PostgreSQL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    else:
+        template = request.getfixturevalue("_dbos_postgres_template")
+        yield from _fresh_postgres(request, "psycopg", template)
+
+
+@pytest.fixture
+async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database migrated to the newest schema, on each backend."""
+    from jirabridge.store.db import make_engine
+
+    created = make_engine(migrated_database_url)
     try:
         yield created
     finally:

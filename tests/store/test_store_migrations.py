@@ -49,8 +49,10 @@ def test_scripts_ship_inside_the_package() -> None:
 
 async def test_upgrade_from_empty_reaches_head(database_url: str) -> None:
     assert await migrations.current_async(database_url) is None
+    assert not await migrations.is_at_head_async(database_url)
     await migrations.upgrade_async(database_url)
     assert await migrations.current_async(database_url) == migrations.heads()[0]
+    assert await migrations.is_at_head_async(database_url)
     await migrations.check_at_head_async(database_url)
     tables = await _inspect(database_url, _tables)
     assert {"write_ledger", "alembic_version"} <= tables
@@ -86,8 +88,10 @@ async def test_check_at_head_names_the_fix_when_behind(database_url: str) -> Non
 
 def test_blocking_forms_work_outside_an_event_loop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
+    assert not migrations.is_at_head(url)
     migrations.upgrade(url)
     assert migrations.current(url) == migrations.heads()[0]
+    assert migrations.is_at_head(url)
     migrations.check_at_head(url)
     migrations.downgrade(url, "base")
     assert migrations.current(url) is None

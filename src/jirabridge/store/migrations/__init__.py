@@ -45,6 +45,8 @@ __all__ = [
     "downgrade",
     "downgrade_async",
     "heads",
+    "is_at_head",
+    "is_at_head_async",
     "target_metadata",
     "upgrade",
     "upgrade_async",
@@ -143,11 +145,16 @@ async def current_async(url: str) -> str | None:
     return await _with_connection(url, "read the schema version of", work, foreign_keys=True)
 
 
+async def is_at_head_async(url: str) -> bool:
+    """Whether the database is migrated to the newest revision."""
+    return await current_async(url) in heads()
+
+
 async def check_at_head_async(url: str) -> None:
     """Raise :class:`~jirabridge.errors.StorageError` unless the database is fully migrated."""
     expected = heads()
     at = await current_async(url)
-    if at is None or at not in expected:
+    if at not in expected:
         raise StorageError(
             f"database schema is at revision {at or 'none (empty database)'}, but this "
             f"version of Jirabridge needs {', '.join(expected)}; run `jirabridge db upgrade`",
@@ -179,6 +186,11 @@ def downgrade(url: str, revision: str) -> None:
 def current(url: str) -> str | None:
     """Blocking form of :func:`current_async`."""
     return _run_blocking(lambda: current_async(url))
+
+
+def is_at_head(url: str) -> bool:
+    """Blocking form of :func:`is_at_head_async`."""
+    return _run_blocking(lambda: is_at_head_async(url))
 
 
 def check_at_head(url: str) -> None:
