@@ -30,10 +30,10 @@ def sim_url() -> Iterator[tuple[str, SimRuntime]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, engine: AsyncEngine) -> dict[str, str]:
+def env(tmp_path: Path, migrated_database_url: str, engine: AsyncEngine) -> dict[str, str]:
     return {
         "JIRABRIDGE_DATA_DIR": str(tmp_path),
-        "JIRABRIDGE_DATABASE_URL": database_url,
+        "JIRABRIDGE_DATABASE_URL": migrated_database_url,
         "JIRABRIDGE_ENCRYPTION_KEYS": KEY_OLD,
         "JIRABRIDGE_ALLOW_PRIVATE_JIRA_URLS": "true",
         "JIRABRIDGE_ENVIRONMENT": "test",
