@@ -10,10 +10,13 @@ non-idempotent request must be reconciled before it is repeated.
     JirabridgeError
     ├── ConfigError                    settings missing or invalid; raised before any I/O
     ├── ValidationError                input we refuse (bad key, bad duration, bad file) -> 4xx
+    │   └── WebhookVerificationError   a webhook whose signature or token does not check out -> 401
+    ├── NotAuthenticatedError          no valid session or API key came with the request -> 401
     ├── NotFoundError                  a local object does not exist or is not yours -> 404
     ├── PermissionDeniedError          a local action the caller may not take -> 403
     ├── ConflictError                  duplicate, or edited on both sides -> 409
     ├── StorageError                   the database is unreachable or refused a write
+    │   └── SecretDecryptionError       a stored secret fails to decrypt or belongs to another row
     ├── TransportError                 no response at all
     │   ├── TimeoutError_               connect/read/write/pool timeout
     │   ├── ConnectionFailedError       refused, reset, DNS failure, dropped mid-answer
@@ -50,15 +53,18 @@ __all__ = [
     "ConnectionFailedError",
     "ForbiddenError",
     "JirabridgeError",
+    "NotAuthenticatedError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
     "ReauthorizationRequired",
+    "SecretDecryptionError",
     "ServerError",
     "StorageError",
     "TimeoutError_",
     "TransportError",
     "ValidationError",
+    "WebhookVerificationError",
     "api_error_for_status",
 ]
 
@@ -94,6 +100,23 @@ class ValidationError(JirabridgeError):
     code = "validation-error"
 
 
+class WebhookVerificationError(ValidationError):
+    """A webhook delivery failed authentication: missing, malformed or wrong signature or token.
+
+    The message says which check failed but never echoes the secret or the expected value.
+    """
+
+    http_status = 401
+    code = "webhook-unverified"
+
+
+class NotAuthenticatedError(JirabridgeError):
+    """The request carries no valid login session or API key."""
+
+    http_status = 401
+    code = "not-authenticated"
+
+
 class NotFoundError(JirabridgeError):
     """A local object does not exist, or belongs to someone else (we do not say which)."""
 
@@ -120,6 +143,15 @@ class StorageError(JirabridgeError):
 
     http_status = 503
     code = "storage-unavailable"
+
+
+class SecretDecryptionError(StorageError):
+    """A stored secret cannot be decrypted by any configured key, or it is bound to another
+    owner, connection or purpose (a ciphertext copied between rows). The message never holds
+    the secret or the ciphertext."""
+
+    http_status = 500
+    code = "secret-undecryptable"
 
 
 class TransportError(JirabridgeError):
