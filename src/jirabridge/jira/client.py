@@ -1,0 +1,197 @@
+"""``JiraClient``: the async Jira client (Cloud and Server/Data Center).
+
+Construction picks the auth and base URL; the operations come from the mixins, one module per
+group (issues, creation, search, worklogs, agile, webhooks, metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self, TypedDict, Unpack
+
+import httpx
+
+from jirabridge.errors import ValidationError
+from jirabridge.http import HttpClient
+from jirabridge.jira.agile import AgileMixin
+from jirabridge.jira.connection import ConnectionCheck, ConnectionVerdict, verdict_for_error
+from jirabridge.jira.core import Sleep
+from jirabridge.jira.creation import CreationMixin
+from jirabridge.jira.metadata import MetadataMixin
+from jirabridge.jira.models import DeploymentType
+from jirabridge.jira.settings import AuthKind, BearerToken, JiraSettings, oauth_base_url
+from jirabridge.jira.webhook_registry import WebhookRegistryMixin
+from jirabridge.jira.worklogs import WorklogsMixin
+
+__all__ = ["ClientOptions", "JiraClient"]
+
+
+class ClientOptions(TypedDict, total=False):
+    """Keyword options every named constructor passes on to :class:`JiraClient`."""
+
+    api_version: int | None
+    deployment: DeploymentType | None
+    transport: httpx.AsyncBaseTransport | None
+    timeout: float | httpx.Timeout | None
+    headers: Mapping[str, str] | None
+    http: HttpClient | None
+    sleep: Sleep
+
+
+class JiraClient(
+    CreationMixin,
+    WorklogsMixin,
+    AgileMixin,
+    WebhookRegistryMixin,
+    MetadataMixin,
+):
+    """An async Jira client for one site.
+
+    Prefer a named constructor: :meth:`cloud`, :meth:`datacenter_pat`, :meth:`datacenter_basic`,
+    :meth:`oauth` or :meth:`from_env`. Use it as an async context manager, or call
+    :meth:`aclose`. ``api_version`` (2 or 3) and ``deployment`` skip the ``serverInfo`` probe.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        api_version: int | None = None,
+        deployment: DeploymentType | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
+        http: HttpClient | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if http is None:
+            if not base_url.startswith(("https://", "http://")):
+                raise ValidationError("the Jira base URL must be an http(s) URL")
+            http = HttpClient(
+                base_url,
+                auth=auth,
+                transport=transport,
+                headers={"Accept": "application/json", **(headers or {})},
+                timeout=_timeout(timeout),
+            )
+        super().__init__(http, api_version=api_version, deployment=deployment, sleep=sleep)
+
+    @classmethod
+    def cloud(
+        cls, site_url: str, *, email: str, api_token: str, **options: Unpack[ClientOptions]
+    ) -> Self:
+        """Jira Cloud with an Atlassian account email and API token (basic auth), REST v3."""
+        if not email or not api_token:
+            raise ValidationError("Jira Cloud needs the account email and an API token")
+        options.setdefault("deployment", DeploymentType.CLOUD)
+        return cls(site_url, auth=httpx.BasicAuth(email, api_token), **options)
+
+    @classmethod
+    def datacenter_pat(cls, base_url: str, *, token: str, **options: Unpack[ClientOptions]) -> Self:
+        """Jira Server/Data Center with a personal access token (bearer), REST v2."""
+        options.setdefault("deployment", DeploymentType.DATA_CENTER)
+        return cls(base_url, auth=BearerToken(token), **options)
+
+    @classmethod
+    def datacenter_basic(
+        cls, base_url: str, *, username: str, password: str, **options: Unpack[ClientOptions]
+    ) -> Self:
+        """Jira Server/Data Center with a username and password (basic auth), REST v2."""
+        if not username or not password:
+            raise ValidationError("basic auth needs a username and a password")
+        options.setdefault("deployment", DeploymentType.DATA_CENTER)
+        return cls(base_url, auth=httpx.BasicAuth(username, password), **options)
+
+    @classmethod
+    def oauth(
+        cls,
+        cloud_id: str,
+        *,
+        auth: httpx.Auth | str,
+        base_url: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> Self:
+        """Jira Cloud through OAuth 2.0 (3LO), at ``https://api.atlassian.com/ex/jira/{cloudId}``.
+
+        ``auth`` is an access token or, better, a refreshing :class:`httpx.Auth` (the HTTP
+        core's ``OAuth2Auth``). ``base_url`` overrides the gateway (tests, the simulator).
+        """
+        flow = BearerToken(auth) if isinstance(auth, str) else auth
+        options.setdefault("deployment", DeploymentType.CLOUD)
+        return cls(base_url or oauth_base_url(cloud_id), auth=flow, **options)
+
+    @classmethod
+    def from_settings(cls, settings: JiraSettings, **options: Unpack[ClientOptions]) -> Self:
+        """A client for :class:`JiraSettings`."""
+        if settings.auth_kind == AuthKind.PAT:
+            options.setdefault("deployment", DeploymentType.DATA_CENTER)
+        options.setdefault("api_version", settings.api_version)
+        options.setdefault("timeout", settings.timeout)
+        return cls(settings.url, auth=settings.auth(), **options)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **options: Unpack[ClientOptions]
+    ) -> Self:
+        """A client configured from ``JIRA_*`` environment variables (see
+        :meth:`JiraSettings.from_env`); a :class:`~jirabridge.errors.ConfigError` names what
+        is missing."""
+        return cls.from_settings(JiraSettings.from_env(env), **options)
+
+    async def test_connection(self) -> ConnectionCheck:
+        """Check the site is Jira, reachable, and accepts the credentials.
+
+        Never raises for what it diagnoses; the verdict says what is wrong and the message how
+        to fix it.
+        """
+        try:
+            info = await self.server_info()
+        except Exception as exc:  # diagnosed below; anything unexpected is re-raised there
+            return verdict_for_error(exc, stage="server")
+        if not info.version and not info.deployment_type:
+            return ConnectionCheck(
+                ConnectionVerdict.NOT_JIRA,
+                "The URL answers, but not like Jira (serverInfo has no version).",
+            )
+        try:
+            user = await self.myself()
+        except Exception as exc:
+            return verdict_for_error(exc, stage="user")
+        if not user.identity:
+            return ConnectionCheck(
+                ConnectionVerdict.BAD_CREDENTIALS,
+                "Jira answered as an anonymous user; the credentials were not accepted.",
+                server=info,
+            )
+        title = info.server_title or info.base_url or "Jira"
+        return ConnectionCheck(
+            ConnectionVerdict.OK,
+            f"Connected to {title} ({info.deployment_type or 'Server'} {info.version or ''})"
+            f" as {user.display_name or user.identity}.".replace(" )", ")"),
+            server=info,
+            user=user,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
+    if value is None or isinstance(value, httpx.Timeout):
+        return value
+    return httpx.Timeout(value, connect=min(value, 10.0))

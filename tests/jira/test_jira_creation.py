@@ -1,0 +1,215 @@
+"""Exactly-once issue create and chunked bulk create, against a fake that loses answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from jirabridge.errors import ValidationError
+from jirabridge.jira import EXTERNAL_ID_PROPERTY, IssueInput, JiraClient
+
+from support.jira_fakes import FakeJira, NoSleep, spec_example
+
+
+class Tracker:
+    """A tiny issue store behind /issue, /issue/bulk and /search/jql that can drop answers
+    after applying a write, and whose search index lags by ``lag`` searches."""
+
+    def __init__(self) -> None:
+        self.issues: list[dict[str, Any]] = []
+        self.drop_next = 0
+        self.fail_positions: set[int] = set()
+        self.lag = 0
+        self.searches = 0
+
+    def _store(self, update: dict[str, Any]) -> dict[str, Any]:
+        n = len(self.issues) + 1
+        props = {p["key"]: p["value"] for p in update.get("properties", [])}
+        issue = {
+            "id": str(10000 + n),
+            "key": f"ED-{n}",
+            "fields": update["fields"],
+            "properties": props,
+        }
+        self.issues.append(issue)
+        return {
+            "id": issue["id"],
+            "key": issue["key"],
+            "self": f"https://jira.test/rest/api/3/issue/{issue['id']}",
+        }
+
+    def create(self, request: httpx.Request) -> httpx.Response:
+        created = self._store(json.loads(request.content))
+        if self.drop_next:
+            self.drop_next -= 1
+            raise httpx.ReadError("connection dropped after the write", request=request)
+        return httpx.Response(201, json=created)
+
+    def bulk(self, request: httpx.Request) -> httpx.Response:
+        updates = json.loads(request.content)["issueUpdates"]
+        created, errors = [], []
+        for position, update in enumerate(updates):
+            if update["fields"].get("summary") in {f"bad {p}" for p in self.fail_positions}:
+                errors.append(
+                    {
+                        "failedElementNumber": position,
+                        "status": 400,
+                        "elementErrors": {"errorMessages": [], "errors": {"summary": "rejected"}},
+                    }
+                )
+            else:
+                created.append(self._store(update))
+        if self.drop_next:
+            self.drop_next -= 1
+            raise httpx.ReadError("connection dropped after the write", request=request)
+        return httpx.Response(201, json={"issues": created, "errors": errors})
+
+    def search(self, request: httpx.Request) -> httpx.Response:
+        self.searches += 1
+        visible = self.issues if self.searches > self.lag else []
+        body = json.loads(request.content)
+        issues = [
+            {
+                "id": i["id"],
+                "key": i["key"],
+                "fields": {"summary": i["fields"].get("summary")},
+                "properties": {
+                    k: v for k, v in i["properties"].items() if k in body.get("properties", [])
+                },
+            }
+            for i in visible
+        ]
+        return httpx.Response(200, json={"issues": issues, "isLast": True})
+
+
+@pytest.fixture
+def tracker(fake: FakeJira) -> Tracker:
+    t = Tracker()
+    fake.on("POST", "/rest/api/3/issue", t.create)
+    fake.on("POST", "/rest/api/3/issue/bulk", t.bulk)
+    fake.on("POST", "/rest/api/3/search/jql", t.search)
+    return t
+
+
+FIELDS = {"project": {"key": "ED"}, "issuetype": {"name": "Story"}, "summary": "Export me"}
+
+
+async def test_create_once_stamps_the_external_id(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    created = await reconciling.create_issue_once(FIELDS, external_id="story-1")
+    assert created.key == "ED-1"
+    assert fake.last.body["properties"] == [
+        {"key": EXTERNAL_ID_PROPERTY, "value": {"externalId": "story-1"}}
+    ]
+
+
+async def test_lost_answer_is_reconciled_not_resent(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker, no_sleep: NoSleep
+) -> None:
+    tracker.drop_next = 1
+    tracker.lag = 2  # the first two searches do not see the new issue yet
+    created = await reconciling.create_issue_once(FIELDS, external_id="story-1")
+    assert created.key == "ED-1"
+    assert len(tracker.issues) == 1  # no duplicate
+    searches = [s for s in fake.sent if s.path.endswith("/search/jql")]
+    assert len(searches) == 3
+    assert no_sleep.waits == [2.0, 2.0]
+    jql = searches[0].body["jql"]
+    assert 'project = "ED"' in jql
+    assert "creator = currentUser()" in jql
+    assert 'created >= "-15m"' in jql
+    assert searches[0].body["properties"] == [EXTERNAL_ID_PROPERTY]
+
+
+async def test_create_resent_only_when_reconcile_finds_nothing(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    def refuse_then_create(request: httpx.Request) -> httpx.Response:
+        fake.routes[0] = ("POST", fake.routes[0][1], [tracker.create])
+        raise httpx.ConnectError("refused before sending", request=request)
+
+    fake.routes[0] = ("POST", fake.routes[0][1], [refuse_then_create])
+    created = await reconciling.create_issue_once(FIELDS, external_id="story-9")
+    assert created.key == "ED-1"
+    assert len(tracker.issues) == 1
+    # Five bounded searches came back empty before the one re-send.
+    assert len([s for s in fake.sent if s.path.endswith("/search/jql")]) == 5
+
+
+async def test_other_issues_do_not_match(reconciling: JiraClient, tracker: Tracker) -> None:
+    await reconciling.create_issue_once(FIELDS, external_id="story-1")
+    found = await reconciling.find_created_issues("ED", {"story-2": "Export me"})
+    assert found == {}
+    assert tracker.searches == 5
+
+
+async def test_create_once_needs_project_and_id(reconciling: JiraClient) -> None:
+    with pytest.raises(ValidationError):
+        await reconciling.create_issue_once(FIELDS, external_id="")
+    with pytest.raises(ValidationError, match="project"):
+        await reconciling.create_issue_once({"summary": "x"}, external_id="a")
+
+
+async def test_bulk_create_chunks_at_50_and_maps_positions(
+    cloud: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    tracker.fail_positions = {3}
+    items = [
+        IssueInput(
+            fields={**FIELDS, "summary": "bad 3" if n == 53 else f"s{n}"}, external_id=f"x{n}"
+        )
+        for n in range(120)
+    ]
+    results = await cloud.bulk_create(items)
+    bulk_calls = [s for s in fake.sent if s.path.endswith("/issue/bulk")]
+    assert [len(s.body["issueUpdates"]) for s in bulk_calls] == [50, 50, 20]
+    assert [r.index for r in results] == list(range(120))
+    failed = [r for r in results if not r.ok]
+    assert [r.index for r in failed] == [53]
+    assert failed[0].field_errors == {"summary": "rejected"}
+    assert failed[0].status == 400
+    # Each created issue is the one asked for at that position.
+    by_key = {i["key"]: i for i in tracker.issues}
+    for r in results:
+        if r.ok:
+            assert r.issue is not None
+            stored = by_key[r.issue.key]
+            assert stored["properties"][EXTERNAL_ID_PROPERTY] == {"externalId": f"x{r.index}"}
+
+
+async def test_bulk_spec_example_answer_is_mapped(cloud: JiraClient, fake: FakeJira) -> None:
+    example = spec_example("/rest/api/3/issue/bulk", "post", "201")
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(201, json=example))
+    items = [
+        IssueInput(fields=FIELDS) for _ in range(len(example["issues"]) + len(example["errors"]))
+    ]
+    results = await cloud.bulk_create(items)
+    failed_positions = {e["failedElementNumber"] for e in example["errors"]}
+    assert {r.index for r in results if not r.ok} == failed_positions
+    assert [r.issue.key for r in results if r.issue] == [i["key"] for i in example["issues"]]
+
+
+async def test_bulk_lost_answer_adopts_created_and_resends_nothing(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    tracker.drop_next = 1
+    items = [
+        IssueInput(fields={**FIELDS, "summary": f"s{n}"}, external_id=f"x{n}") for n in range(60)
+    ]
+    results = await reconciling.bulk_create(items)
+    assert len(tracker.issues) == 60  # nothing duplicated
+    assert all(r.ok for r in results)
+    assert [r.issue.key for r in results if r.issue] == [f"ED-{n + 1}" for n in range(60)]
+    bulk_calls = [s for s in fake.sent if s.path.endswith("/issue/bulk")]
+    assert [len(s.body["issueUpdates"]) for s in bulk_calls] == [50, 10]
+
+
+async def test_bulk_all_failed_400_reports_each_item(cloud: JiraClient, fake: FakeJira) -> None:
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(400, json={"errorMessages": ["nope"]}))
+    results = await cloud.bulk_create([IssueInput(fields=FIELDS), IssueInput(fields=FIELDS)])
+    assert [r.ok for r in results] == [False, False]
+    assert results[0].status == 400
