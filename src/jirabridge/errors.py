@@ -14,6 +14,7 @@ non-idempotent request must be reconciled before it is repeated.
     ├── PermissionDeniedError          a local action the caller may not take -> 403
     ├── ConflictError                  duplicate, or edited on both sides -> 409
     ├── StorageError                   the database is unreachable or refused a write
+    │   └── SecretDecryptionError       a stored secret fails to decrypt or belongs to another row
     ├── TransportError                 no response at all
     │   ├── TimeoutError_               connect/read/write/pool timeout
     │   ├── ConnectionFailedError       refused, reset, DNS failure, dropped mid-answer
@@ -54,6 +55,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ReauthorizationRequired",
+    "SecretDecryptionError",
     "ServerError",
     "StorageError",
     "TimeoutError_",
@@ -120,6 +122,15 @@ class StorageError(JirabridgeError):
 
     http_status = 503
     code = "storage-unavailable"
+
+
+class SecretDecryptionError(StorageError):
+    """A stored secret cannot be decrypted by any configured key, or it is bound to another
+    owner, connection or purpose (a ciphertext copied between rows). The message never holds
+    the secret or the ciphertext."""
+
+    http_status = 500
+    code = "secret-undecryptable"
 
 
 class TransportError(JirabridgeError):
