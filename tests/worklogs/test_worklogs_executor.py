@@ -1,0 +1,233 @@
+"""The executor against the simulator: exactly once under faults and after a crash, updates,
+deletes, pull-back, conflicts and per-record errors. Every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
+from jirabridge.store.db import read_transaction, write_transaction
+from jirabridge.store.ledger import LedgerKey, WriteLedger
+from jirabridge.store.models import LedgerState
+from jirabridge.store.worklog_models import SyncAttemptRow, SyncState, TimeRecordRow
+from jirabridge.sync.worklogs.executor import WorklogSync
+from jirabridge.sync.worklogs.planner import ActionKind
+
+from .conftest import done_issue_key, jira_for, make_sim, open_issue_keys
+
+SITE = "sim-test"
+DAY = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+
+
+def stamped(app: Any) -> Counter[str]:
+    """How many worklogs in the simulated site carry each of our external ids."""
+    counts: Counter[str] = Counter()
+    for worklog in app.state.sim.site.worklog_index.values():
+        stamp = worklog.properties.get(EXTERNAL_ID_PROPERTY)
+        if isinstance(stamp, dict):
+            counts[str(stamp.get("externalId"))] += 1
+    return counts
+
+
+async def rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, TimeRecordRow]:
+    async with read_transaction(sessions) as session:
+        found = (await session.execute(select(TimeRecordRow))).scalars().all()
+    return {row.id: row for row in found}
+
+
+async def edit(sessions: async_sessionmaker[AsyncSession], record_id: str, **values: Any) -> None:
+    async with write_transaction(sessions) as session:
+        row = await session.get(TimeRecordRow, record_id)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+async def test_faulty_site_gets_exactly_one_worklog_per_record(
+    wl_sessions: async_sessionmaker[AsyncSession], add_record: Callable[..., Any]
+) -> None:
+    # The faulty profile, with the write-applied-then-dropped fault far more frequent than
+    # its 1 % so that a short run surely meets it many times.
+    app = make_sim("faulty", seed=5, drop_after_write_rate=0.25)
+    jira = jira_for(app)
+    keys = open_issue_keys(app, 10)
+    ids = [
+        await add_record(issue_key=keys[n % 10], started_at=DAY + timedelta(minutes=37 * n))
+        for n in range(40)
+    ]
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    for _ in range(6):
+        summary = await sync.sync(ids, run_id="run-1")
+        if summary.failed == 0:
+            break
+    await jira.aclose()
+    assert summary.failed == 0, summary.errors
+    assert app.state.sim.edges.faults.counters["dropped_after_write"] > 0
+    counts = stamped(app)
+    assert set(counts) == set(ids)
+    assert all(n == 1 for n in counts.values()), counts
+    synced = await rows(wl_sessions)
+    assert {r.sync_state for r in synced.values()} == {SyncState.SYNCED.value}
+    index = app.state.sim.site.worklog_index
+    for row in synced.values():
+        assert row.worklog_id is not None
+        worklog = index[int(row.worklog_id)]
+        assert worklog.properties[EXTERNAL_ID_PROPERTY] == {"externalId": row.id}
+        assert worklog.time_spent_seconds == 1800
+        assert worklog.started_ms == int(row.started_at.timestamp() * 1000)
+
+
+async def test_a_write_that_landed_before_a_crash_is_adopted_not_repeated(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    record_id = await add_record(issue_key=key, started_at=DAY)
+    # The process wrote the intent, sent the POST, Jira applied it, and the process died
+    # before it heard the answer.
+    ledger = WriteLedger(wl_sessions)
+    ledger_key = LedgerKey(SITE, "worklog", record_id)
+    await ledger.record_intent(ledger_key, fingerprint="x", target=key)
+    await ledger.mark_sent(ledger_key)
+    landed = await jira.add_worklog_once(
+        key, external_id=record_id, started=DAY, time_spent_seconds=1800, comment="work"
+    )
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    plan = await sync.plan([record_id])
+    assert plan.actions[0].kind is ActionKind.CREATE
+    assert plan.actions[0].reconcile_first
+    summary = await sync.apply(plan)
+    assert summary.succeeded == 1
+    assert stamped(app) == {record_id: 1}
+    row = (await rows(wl_sessions))[record_id]
+    assert row.worklog_id == landed.id
+    entry = await ledger.get(ledger_key)
+    assert entry is not None
+    assert entry.state is LedgerState.CONFIRMED
+    assert entry.remote_id == landed.id
+
+
+async def test_a_confirmed_write_the_record_never_heard_of_is_adopted(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    record_id = await add_record(issue_key=key, started_at=DAY)
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    await sync.sync([record_id])
+    first = (await rows(wl_sessions))[record_id].worklog_id
+    # Crash after the ledger confirmed, before the record was updated.
+    await edit(wl_sessions, record_id, worklog_id=None, synced_fingerprint=None)
+    plan = await sync.plan([record_id])
+    assert plan.actions[0].kind is ActionKind.ADOPT
+    await sync.apply(plan)
+    assert stamped(app) == {record_id: 1}
+    assert (await rows(wl_sessions))[record_id].worklog_id == first
+
+
+async def test_changes_update_in_place_and_unlinking_deletes(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    record_id = await add_record(issue_key=key, started_at=DAY)
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    await sync.sync([record_id])
+    worklog_id = (await rows(wl_sessions))[record_id].worklog_id
+    assert worklog_id is not None
+    await edit(wl_sessions, record_id, duration_seconds=5400, notes="longer")
+    plan = await sync.plan([record_id])
+    assert [a.kind for a in plan.actions] == [ActionKind.UPDATE]
+    await sync.apply(plan)
+    worklog = app.state.sim.site.worklog_index[int(worklog_id)]
+    assert worklog.time_spent_seconds == 5400
+    assert (await rows(wl_sessions))[record_id].worklog_id == worklog_id
+    assert len(app.state.sim.site.worklog_index) == len(set(app.state.sim.site.worklog_index))
+    # In step now: nothing to do.
+    assert (await sync.plan([record_id])).actions[0].kind is ActionKind.NOOP
+    await edit(wl_sessions, record_id, issue_key=None)
+    summary = await sync.sync([record_id])
+    assert summary.succeeded == 1
+    assert int(worklog_id) not in app.state.sim.site.worklog_index
+    row = (await rows(wl_sessions))[record_id]
+    assert row.worklog_id is None
+    assert row.sync_state == SyncState.NOT_SYNCED.value
+
+
+async def test_bad_input_is_a_clear_per_record_error_and_nothing_is_written(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    good = open_issue_keys(app, 1)[0]
+    ids = {
+        "unknown": await add_record(issue_key="NOPE-999", started_at=DAY),
+        "closed": await add_record(issue_key=done_issue_key(app), started_at=DAY),
+        "empty": await add_record(issue_key=good, started_at=DAY, seconds=0),
+        "ok": await add_record(issue_key=good, started_at=DAY + timedelta(hours=1)),
+    }
+    before = len(app.state.sim.site.worklog_index)
+    summary = await WorklogSync(wl_sessions, jira, site=SITE).sync(list(ids.values()))
+    assert summary.total == 4
+    assert summary.succeeded == 1
+    assert summary.failed == 3
+    assert len(app.state.sim.site.worklog_index) == before + 1
+    found = await rows(wl_sessions)
+    assert "does not exist" in (found[ids["unknown"]].last_error or "")
+    assert "closed" in (found[ids["closed"]].last_error or "")
+    assert "0 minutes" in (found[ids["empty"]].last_error or "")
+    assert all(found[ids[k]].sync_state == "error" for k in ("unknown", "closed", "empty"))
+    async with read_transaction(wl_sessions) as session:
+        attempts = (await session.execute(select(SyncAttemptRow))).scalars().all()
+    assert Counter(a.status for a in attempts) == {"failed": 3, "success": 1}
+
+
+async def test_a_jira_side_change_is_pulled_and_both_sides_make_a_conflict(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    one = await add_record(issue_key=key, started_at=DAY)
+    two = await add_record(issue_key=key, started_at=DAY + timedelta(hours=2))
+    gone = await add_record(issue_key=key, started_at=DAY + timedelta(hours=4))
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    await sync.sync([one, two, gone])
+    found = await rows(wl_sessions)
+    await jira.update_worklog(key, found[one].worklog_id or "", time_spent_seconds=2700)
+    await jira.update_worklog(key, found[two].worklog_id or "", comment="edited in Jira")
+    await jira.delete_worklog(key, found[gone].worklog_id or "")
+    await edit(wl_sessions, two, notes="edited here")
+    plan = await sync.plan([one, two, gone])
+    assert [a.kind for a in plan.actions] == [
+        ActionKind.PULL_UPDATE,
+        ActionKind.CONFLICT,
+        ActionKind.PULL_DELETE,
+    ]
+    await sync.apply(plan)
+    found = await rows(wl_sessions)
+    assert found[one].duration_seconds == 2700
+    assert found[one].sync_state == SyncState.SYNCED.value
+    assert found[two].sync_state == SyncState.CONFLICT.value
+    assert found[two].conflict is not None
+    assert found[two].conflict["local"]["comment"] == "edited here"
+    assert found[two].conflict["jira"]["comment"] == "edited in Jira"
+    assert found[gone].deleted_at is not None
+    # The conflict stays until the user resolves it: Jira's comment is never overwritten.
+    worklog = app.state.sim.site.worklog_index[int(found[two].worklog_id or 0)]
+    assert "edited in Jira" in str(worklog.comment)
+    assert (await sync.plan([two])).actions[0].kind is ActionKind.CONFLICT
