@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jirabridge.store.account_models import new_id
 from jirabridge.store.models import Base, BigIntPK, CreatedAtMixin, TimestampMixin, UTCDateTime
 
-__all__ = ["SyncAttemptRow", "SyncState", "TimeRecordRow"]
+__all__ = ["SyncAttemptRow", "SyncRunRow", "SyncState", "TimeRecordRow"]
 
 
 class SyncState(enum.StrEnum):
@@ -110,3 +110,25 @@ class SyncAttemptRow(CreatedAtMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     worklog_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class SyncRunRow(TimestampMixin, Base):
+    """One bulk sync: which records, how far it got, and its summary when done.
+
+    The durable workflow carrying it out is ``workflow_id("worklog-run", id)``; progress is
+    counted from the attempts logged under this run id.
+    """
+
+    __tablename__ = "worklog_sync_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    owner_team_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    connection_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    record_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: running / finished
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

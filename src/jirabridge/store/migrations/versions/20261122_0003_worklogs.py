@@ -1,8 +1,8 @@
-"""Time records and the log of worklog sync attempts.
+"""Time records, worklog sync runs and the log of worklog sync attempts.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 03:11:14.526349
+Create Date: 2026-11-22 03:19:25.963835
 """
 
 from collections.abc import Sequence
@@ -44,6 +44,22 @@ def upgrade() -> None:
         batch_op.create_index("ix_worklog_sync_attempts_record_id", ["record_id"], unique=False)
         batch_op.create_index("ix_worklog_sync_attempts_run_id", ["run_id"], unique=False)
 
+    op.create_table(
+        "worklog_sync_runs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("owner_user_id", sa.String(length=36), nullable=True),
+        sa.Column("owner_team_id", sa.String(length=36), nullable=True),
+        sa.Column("connection_id", sa.String(length=36), nullable=True),
+        sa.Column("actor_user_id", sa.String(length=36), nullable=True),
+        sa.Column("record_ids", sa.JSON(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=True),
+        sa.Column("finished_at", jirabridge.store.models.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", jirabridge.store.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", jirabridge.store.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_worklog_sync_runs")),
+    )
     op.create_table(
         "time_records",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -112,6 +128,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_time_records_owner_started")
 
     op.drop_table("time_records")
+    op.drop_table("worklog_sync_runs")
     with op.batch_alter_table("worklog_sync_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_worklog_sync_attempts_run_id")
         batch_op.drop_index("ix_worklog_sync_attempts_record_id")
