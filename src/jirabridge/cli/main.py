@@ -31,11 +31,14 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import db, demo, serve
+    from jirabridge.cli import connections, db, demo, secrets, serve, users
 
     serve.register(app)
     db.register(app)
     demo.register(app)
+    users.register(app)
+    connections.register(app)
+    secrets.register(app)
     app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
 
 
