@@ -160,7 +160,8 @@ class WorklogSync:
         self._jira = jira
         self._site = site
         self._notify = notify_users
-        self._actor = actor_user_id
+        #: Who asked for the sync (logged with each attempt).
+        self.actor_user_id = actor_user_id
         self._clock = clock
         self.ledger = WriteLedger(sessions, clock=clock)
 
@@ -461,7 +462,7 @@ class WorklogSync:
                     status="success" if outcome.ok else "failed",
                     error=outcome.error,
                     worklog_id=outcome.worklog_id,
-                    actor_user_id=self._actor,
+                    actor_user_id=self.actor_user_id,
                     created_at=self._clock(),
                 )
             )

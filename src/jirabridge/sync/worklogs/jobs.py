@@ -67,7 +67,11 @@ def _configured() -> tuple[async_sessionmaker[AsyncSession], SyncProvider]:
 async def sync_record(run_id: str, site: str, record_id: str) -> dict[str, Any]:
     """Plan and apply one record; the outcome as a picklable dict."""
     _, provider = _configured()
+    sessions, _ = _configured()
+    async with read_transaction(sessions) as session:
+        run = await session.get(SyncRunRow, run_id)
     async with provider(site) as sync:
+        sync.actor_user_id = run.actor_user_id if run is not None else None
         plan = await sync.plan([record_id])
         if not plan.actions:
             return {"record_id": record_id, "kind": "noop", "ok": False, "error": "record gone"}
@@ -172,16 +176,30 @@ async def run_progress(sessions: async_sessionmaker[AsyncSession], run_id: str) 
                 .group_by(SyncAttemptRow.status)
             )
         ).all()
+        failures = (
+            await session.execute(
+                select(SyncAttemptRow.record_id, SyncAttemptRow.error)
+                .where(SyncAttemptRow.run_id == run_id, SyncAttemptRow.status == "failed")
+                .order_by(SyncAttemptRow.id)
+            )
+        ).all()
     counts = {status: int(n) for status, n in rows}
     if run.summary is not None:
-        return RunProgress(run_id=run_id, status=run.status, done=run.total, **run.summary)
+        return RunProgress(
+            run_id=run_id,
+            owner_user_id=run.owner_user_id,
+            status=run.status,
+            done=run.total,
+            **run.summary,
+        )
     done = min(run.total, sum(counts.values()))
     return RunProgress(
         run_id=run_id,
+        owner_user_id=run.owner_user_id,
         status=run.status,
         total=run.total,
         done=done,
         succeeded=counts.get("success", 0),
         failed=counts.get("failed", 0),
-        errors=[],
+        errors=[{"record_id": r, "error": e or ""} for r, e in failures],
     )
