@@ -75,9 +75,7 @@ async def test_killed_run_resumes_with_exactly_one_worklog_per_record(
         # Killed after the third POST was applied and before its answer was recorded.
         assert sum(stamped(app).values()) == 3
         async with read_transaction(wl_sessions) as session:
-            linked = (
-                (await session.execute(select(TimeRecordRow.worklog_id))).scalars().all()
-            )
+            linked = (await session.execute(select(TimeRecordRow.worklog_id))).scalars().all()
         assert sum(1 for w in linked if w) == 2
 
         resumed = subprocess.run(

@@ -256,7 +256,7 @@ async def assigned_issues(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict[str, Any]:
     """Unresolved issues assigned to the connection's user, recently updated first."""
-    jql = "assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC"
+    jql = "assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC"
     return {"items": await _search(service, _reader(caller), connection_id, jql, limit)}
 
 
