@@ -36,11 +36,13 @@ async def owner_id(wl_sessions: async_sessionmaker[AsyncSession]) -> str:
         return user.id
 
 
-def make_sim(profile: str = "clean", seed: int = 11, **fault_overrides: Any) -> Any:
+def make_sim(
+    profile: str = "clean", seed: int = 11, frozen_at: float | None = None, **fault_overrides: Any
+) -> Any:
     """A simulated Cloud site; no injected latency (tests must not wait for real)."""
     overrides = {"latency_ms": 0.0, "jitter_ms": 0.0, **fault_overrides}
     return create_sim_app(
-        SimConfig(seed=seed, profile=profile),
+        SimConfig(seed=seed, profile=profile, frozen_at=frozen_at),
         edges=EdgeConfig(profile=profile, seed=seed, fault_overrides=overrides),
     )
 

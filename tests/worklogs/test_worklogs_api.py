@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.jobs.engine import JobEngine, JobsConfig
+from jirabridge.sync.worklogs import jobs as worklog_jobs
 
 from .api_support import ApiWorld, add_user, build_world
 from .conftest import done_issue_key, jira_for, open_issue_keys
@@ -275,3 +276,31 @@ async def test_bulk_sync_progress_by_polling_and_events_then_retry_failed(
         states = {r["sync_state"] for r in (await api.get("/api/time-records")).json()["items"]}
         assert states == {"synced"}
     assert len(world.sim.state.sim.site.worklog_index) >= 9
+
+
+async def test_scheduled_pull_is_a_durable_run_that_moves_its_cursor(
+    wl_sessions: async_sessionmaker[AsyncSession], tmp_path: Path, jobs: JobEngine
+) -> None:
+    world = await build_world(wl_sessions, tmp_path, jobs=jobs)
+    key = open_issue_keys(world.sim, 1)[0]
+    async with world.client() as api:
+        created = (await api.post("/api/time-records", json=record_body(key))).json()
+        synced = (await api.post(f"/api/jira/sync/record/{created['id']}")).json()
+        first = await worklog_jobs.enqueue_pull(jobs, wl_sessions, world.connection_id, slot="1")
+        twice = await worklog_jobs.enqueue_pull(jobs, wl_sessions, world.connection_id, slot="1")
+        assert twice.workflow_id == first.workflow_id
+        async with asyncio.timeout(WAIT_SEC):
+            assert (await first.result())["total"] == 0
+        world.sim.state.sim.clock.advance(30)
+        jira = jira_for(world.sim)
+        await jira.update_worklog(key, synced["worklog_id"], comment="fixed in Jira")
+        await jira.aclose()
+        world.sim.state.sim.clock.advance(120)
+        again = await worklog_jobs.enqueue_pull(jobs, wl_sessions, world.connection_id, slot="2")
+        assert again.workflow_id != first.workflow_id
+        async with asyncio.timeout(WAIT_SEC):
+            result = await again.result()
+        assert result["succeeded"] == 1
+        record = (await api.get(f"/api/time-records/{created['id']}")).json()
+        assert record["notes"] == "fixed in Jira"
+        assert record["sync_state"] == "synced"

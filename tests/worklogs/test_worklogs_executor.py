@@ -231,3 +231,40 @@ async def test_a_jira_side_change_is_pulled_and_both_sides_make_a_conflict(
     worklog = app.state.sim.site.worklog_index[int(found[two].worklog_id or 0)]
     assert "edited in Jira" in str(worklog.comment)
     assert (await sync.plan([two])).actions[0].kind is ActionKind.CONFLICT
+
+
+async def test_pull_back_finds_changes_made_in_jira_through_the_feeds(
+    wl_sessions: async_sessionmaker[AsyncSession], add_record: Callable[..., Any]
+) -> None:
+    app = make_sim(frozen_at=datetime(2026, 11, 22, 12, tzinfo=UTC).timestamp())
+    jira = jira_for(app)
+    clock = app.state.sim.clock
+    keys = open_issue_keys(app, 2)
+    edited = await add_record(issue_key=keys[0], started_at=DAY)
+    removed = await add_record(issue_key=keys[1], started_at=DAY)
+    untouched = await add_record(issue_key=keys[1], started_at=DAY + timedelta(hours=3))
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    await sync.sync([edited, removed, untouched])
+    clock.advance(120)
+    since = clock.now()
+    clock.advance(30)
+    found = await rows(wl_sessions)
+    await jira.update_worklog(keys[0], found[edited].worklog_id or "", time_spent_seconds=4200)
+    await jira.delete_worklog(keys[1], found[removed].worklog_id or "")
+    # A worklog someone else logged by hand is none of our business.
+    await jira.add_worklog(keys[1], started=DAY, time_spent_seconds=600)
+    # Jira's feeds leave out the last minute.
+    assert (await sync.changed_in_jira(since))[0] == []
+    clock.advance(120)
+    ids, cursor = await sync.changed_in_jira(since)
+    assert sorted(ids) == sorted([edited, removed])
+    assert cursor == since + timedelta(seconds=30)
+    summary, _ = await sync.pull(since)
+    await jira.aclose()
+    assert summary.succeeded == 2
+    found = await rows(wl_sessions)
+    assert found[edited].duration_seconds == 4200
+    assert found[edited].sync_state == SyncState.SYNCED.value
+    assert found[removed].deleted_at is not None
+    assert found[untouched].deleted_at is None
+    assert found[untouched].duration_seconds == 1800

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jirabridge.store.account_models import new_id
 from jirabridge.store.models import Base, BigIntPK, CreatedAtMixin, TimestampMixin, UTCDateTime
 
-__all__ = ["SyncAttemptRow", "SyncRunRow", "SyncState", "TimeRecordRow"]
+__all__ = ["PullCursorRow", "SyncAttemptRow", "SyncRunRow", "SyncState", "TimeRecordRow"]
 
 
 class SyncState(enum.StrEnum):
@@ -132,3 +132,12 @@ class SyncRunRow(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PullCursorRow(Base):
+    """How far the pull-back has read a connection's worklog change feeds."""
+
+    __tablename__ = "worklog_pull_cursors"
+
+    connection_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cursor: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.errors import ApiError, ApiNotFoundError, JirabridgeError
 from jirabridge.jira import JiraClient
+from jirabridge.jira.dates import from_epoch_ms
 from jirabridge.jira.models import Worklog
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.ledger import LedgerKey, WriteLedger
@@ -219,6 +220,53 @@ class WorklogSync:
         status = issue.fields.get("status") if isinstance(issue.fields, Mapping) else None
         category = (status or {}).get("statusCategory") or {}
         return IssueFacts(key, closed=category.get("key") == _DONE_CATEGORY)
+
+    async def changed_in_jira(self, since: datetime) -> tuple[list[str], datetime]:
+        """Ids of synced records whose worklog changed or went in Jira since ``since``.
+
+        Reads ``/worklog/updated`` and ``/worklog/deleted`` and keeps the worklogs our records
+        point at. Returns them with the cursor for the next pull (the newest change seen; Jira
+        leaves out the last minute, so the cursor never runs ahead of it).
+        """
+        changed: set[str] = set()
+        newest = since
+        async for change in self._jira.worklogs_updated(since):
+            changed.add(str(change.worklog_id))
+            newest = max(newest, from_epoch_ms(change.updated_time))
+        async for change in self._jira.worklogs_deleted(since):
+            changed.add(str(change.worklog_id))
+            newest = max(newest, from_epoch_ms(change.updated_time))
+        if not changed:
+            return [], newest
+        async with read_transaction(self._sessions) as session:
+            ids = (
+                (
+                    await session.execute(
+                        select(TimeRecordRow.id)
+                        .where(
+                            TimeRecordRow.worklog_id.in_(sorted(changed)),
+                            or_(
+                                TimeRecordRow.connection_id == self._site,
+                                TimeRecordRow.connection_id.is_(None),
+                            ),
+                        )
+                        .order_by(TimeRecordRow.started_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return list(ids), newest
+
+    async def pull(
+        self, since: datetime, *, run_id: str | None = None
+    ) -> tuple[SyncSummary, datetime]:
+        """Take changes made in Jira since ``since`` into the records (conflicts if both
+        sides changed); the summary and the next cursor."""
+        ids, cursor = await self.changed_in_jira(since)
+        if not ids:
+            return SyncSummary(), cursor
+        return await self.apply(await self.plan(ids), run_id=run_id), cursor
 
     # -- applying ---------------------------------------------------------------------------
 

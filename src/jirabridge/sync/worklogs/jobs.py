@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +26,12 @@ from jirabridge.jobs.engine import JobEngine, JobHandle
 from jirabridge.jobs.ids import workflow_id
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.models import utcnow
-from jirabridge.store.worklog_models import SyncAttemptRow, SyncRunRow, TimeRecordRow
+from jirabridge.store.worklog_models import (
+    PullCursorRow,
+    SyncAttemptRow,
+    SyncRunRow,
+    TimeRecordRow,
+)
 from jirabridge.sync.worklogs.executor import ActionOutcome, SyncSummary, WorklogSync
 from jirabridge.sync.worklogs.planner import ActionKind
 
@@ -34,6 +40,8 @@ __all__ = [
     "RunProgress",
     "SyncProvider",
     "configure",
+    "enqueue_pull",
+    "pull_run",
     "run_progress",
     "start_run",
     "sync_run",
@@ -202,4 +210,60 @@ async def run_progress(sessions: async_sessionmaker[AsyncSession], run_id: str) 
         succeeded=counts.get("success", 0),
         failed=counts.get("failed", 0),
         errors=[{"record_id": r, "error": e or ""} for r, e in failures],
+    )
+
+
+#: How far back the first pull of a connection looks.
+FIRST_PULL_LOOKBACK = timedelta(days=30)
+
+
+@registry.step(name="worklogs.pull-changes", retries=2, retry_interval_sec=1.0)
+async def pull_changes(site: str, since_iso: str) -> dict[str, Any]:
+    """Take a connection's Jira-side changes since the cursor; store the new cursor."""
+    sessions, provider = _configured()
+    since = datetime.fromisoformat(since_iso)
+    async with provider(site) as sync:
+        summary, cursor = await sync.pull(since, run_id=f"pull:{site}:{since_iso}")
+    async with write_transaction(sessions) as session:
+        row = await session.get(PullCursorRow, site)
+        if row is None:
+            session.add(PullCursorRow(connection_id=site, cursor=cursor))
+        elif cursor > row.cursor:
+            row.cursor = cursor
+    return {**summary.as_dict(), "cursor": cursor.isoformat()}
+
+
+@registry.workflow("worklogs.pull")
+async def pull_run(site: str, since_iso: str) -> dict[str, Any]:
+    """One pull-back of connection ``site`` from ``since_iso``."""
+    return await pull_changes(site, since_iso)
+
+
+async def enqueue_pull(
+    jobs: JobEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    connection_id: str,
+    *,
+    slot: str | None = None,
+    now: datetime | None = None,
+) -> JobHandle[dict[str, Any]]:
+    """Enqueue a pull-back of ``connection_id`` from its stored cursor.
+
+    Meant to be called on a schedule: ``slot`` names the schedule's tick (default: the
+    current minute) and goes into the workflow id, so a timer firing twice or two workers
+    firing together start one pull per tick. The cursor only moves to the newest change seen,
+    so reading again from it is cheap and harmless (what is in step plans as nothing).
+    """
+    current = now or utcnow()
+    async with read_transaction(sessions) as session:
+        row = await session.get(PullCursorRow, connection_id)
+    since = row.cursor if row is not None else current - FIRST_PULL_LOOKBACK
+    since_iso = since.isoformat()
+    return await jobs.enqueue(
+        WORKLOG_QUEUE,
+        connection_id,
+        workflow_id("worklog-pull", connection_id, slot or current.strftime("%Y%m%dT%H%M")),
+        pull_run,
+        connection_id,
+        since_iso,
     )

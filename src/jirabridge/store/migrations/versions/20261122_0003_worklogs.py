@@ -1,8 +1,8 @@
-"""Time records, worklog sync runs and the log of worklog sync attempts.
+"""Time records, worklog sync runs, pull-back cursors and the log of worklog sync attempts.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 03:19:25.963835
+Create Date: 2026-11-22 03:34:59.086394
 """
 
 from collections.abc import Sequence
@@ -20,6 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
 
+    op.create_table(
+        "worklog_pull_cursors",
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("cursor", jirabridge.store.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("connection_id", name=op.f("pk_worklog_pull_cursors")),
+    )
     op.create_table(
         "worklog_sync_attempts",
         sa.Column(
@@ -134,3 +140,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_worklog_sync_attempts_record_id")
 
     op.drop_table("worklog_sync_attempts")
+    op.drop_table("worklog_pull_cursors")
