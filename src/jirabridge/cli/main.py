@@ -31,7 +31,7 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, secrets, serve, users
+    from jirabridge.cli import connections, db, demo, secrets, serve, users, worklogs
 
     serve.register(app)
     db.register(app)
@@ -39,6 +39,7 @@ def _register_commands() -> None:
     users.register(app)
     connections.register(app)
     secrets.register(app)
+    worklogs.register(app)
     app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
 
 
