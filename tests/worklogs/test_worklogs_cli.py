@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from jirabridge.cli.main import app
@@ -28,10 +27,10 @@ def sim() -> Iterator[tuple[str, Any]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, engine: AsyncEngine) -> dict[str, str]:
+def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
     return {
         "JIRABRIDGE_DATA_DIR": str(tmp_path),
-        "JIRABRIDGE_DATABASE_URL": database_url,
+        "JIRABRIDGE_DATABASE_URL": migrated_database_url,
         "JIRABRIDGE_ENCRYPTION_KEYS": generate_key(),
         "JIRABRIDGE_ALLOW_PRIVATE_JIRA_URLS": "true",
         "JIRABRIDGE_ENVIRONMENT": "test",
