@@ -64,11 +64,16 @@ def suggest_issue_keys(text: str, project_keys: Sequence[str]) -> list[str]:
 
 
 class RecordInput(BaseModel):
-    """A new time record: ``started_at`` tz-aware, and ``ended_at`` or ``duration_seconds``."""
+    """A new time record: ``started_at`` tz-aware, and ``ended_at`` or ``duration_seconds``.
+
+    Forms may send ``started_local`` instead: a wall-clock time placed in ``time_zone``
+    (the earlier instant when a DST change makes it ambiguous).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    started_at: datetime
+    started_at: datetime = None  # type: ignore[assignment]  # filled from started_local
+    started_local: datetime | None = Field(default=None, exclude=True)
     ended_at: datetime | None = None
     duration_seconds: int | None = Field(default=None, ge=0)
     time_zone: str = "UTC"
@@ -80,6 +85,12 @@ class RecordInput(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> RecordInput:
+        if self.started_local is not None:
+            if self.started_at is not None:
+                raise ValueError("give started_at or started_local, not both")
+            self.started_at = self.started_local.replace(tzinfo=zone(self.time_zone), fold=0)
+        if self.started_at is None:
+            raise ValueError("started_at is required")
         for name in ("started_at", "ended_at"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
