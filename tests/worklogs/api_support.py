@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -57,16 +59,33 @@ class ApiWorld:
         )
 
 
+def api_app(*, pages: bool = False) -> FastAPI:
+    """An app with the worklogs API (and, with ``pages``, the login and time pages)."""
+    from jirabridge.web.routes import accounts_pages, worklogs_api, worklogs_pages
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(worklogs_api.router)
+    if pages:
+        app.mount(
+            "/static",
+            StaticFiles(directory=str(files("jirabridge.web") / "static")),
+            name="static",
+        )
+        app.include_router(accounts_pages.router)
+        app.include_router(worklogs_pages.router)
+    return app
+
+
 async def build_world(
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
     *,
     jobs: JobEngine | None = None,
     sim: Starlette | None = None,
+    app: FastAPI | None = None,
 ) -> ApiWorld:
     """Wire the worklogs router to ``sessions`` and the simulator; add a user and connection."""
-    from jirabridge.web.routes import worklogs_api
-
     sim = sim or frozen_sim()
     settings = load_settings(
         data_dir=tmp_path,
@@ -83,12 +102,10 @@ async def build_world(
         resolver=resolve,
         hasher=PasswordHasher(time_cost=1, memory_cost=1024),
     )
-    app = FastAPI()
-    install_problem_handlers(app)
+    app = app or api_app()
     app.state.settings = settings
     app.state.accounts = context
     app.state.runtime = SimpleNamespace(sessions=sessions, jobs=jobs, settings=settings)
-    app.include_router(worklogs_api.router)
     user_id, key = await add_user(context, "ada@example.com")
     runtime: Any = sim.state.sim
     connection, _ = await context.connections.create(
@@ -104,8 +121,11 @@ async def build_world(
     return ApiWorld(app, sim, context, user_id, key, connection.id)
 
 
+PASSWORD = "a long enough password"
+
+
 async def add_user(context: AccountsContext, email: str) -> tuple[str, str]:
-    """A user and a read/write API key of theirs."""
-    user = await context.accounts.create_user(email=email, password="a long enough password")
+    """A user (password :data:`PASSWORD`) and a read/write API key of theirs."""
+    user = await context.accounts.create_user(email=email, password=PASSWORD)
     key = await context.accounts.create_api_key(user, name="tests", scopes=["read", "write"])
     return user.id, key.plaintext

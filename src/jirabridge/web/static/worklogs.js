@@ -73,6 +73,8 @@
     });
   }
 
+  window.jirabridgeWorklogs = { api: api };
+
   // -- the list: selection, plan, bulk sync --------------------------------------------------
   var syncSelected = document.getElementById("sync-selected");
   if (syncSelected) {
