@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,33 @@ async def test_scheduled_pull_is_a_durable_run_that_moves_its_cursor(
         record = (await api.get(f"/api/time-records/{created['id']}")).json()
         assert record["notes"] == "fixed in Jira"
         assert record["sync_state"] == "synced"
+
+
+async def test_importing_my_own_jira_worklogs_skips_ours_and_is_idempotent(
+    world: ApiWorld, api: httpx.AsyncClient
+) -> None:
+    keys = open_issue_keys(world.sim, 2)
+    ours = (await api.post("/api/time-records", json=record_body(keys[0]))).json()
+    await api.post(f"/api/jira/sync/record/{ours['id']}")
+    jira = jira_for(world.sim)
+    by_hand = await jira.add_worklog(
+        keys[1],
+        started=datetime(2026, 11, 21, 14, tzinfo=UTC),
+        time_spent_seconds=2700,
+        comment="logged in Jira",
+    )
+    await jira.aclose()
+    world.sim.state.sim.clock.advance(120)
+    since = "2026-11-01T00:00:00Z"
+    first = (await api.post("/api/jira/worklogs/import", json={"since": since})).json()
+    assert first["created"] == 1
+    record = (await api.get(f"/api/time-records/{first['ids'][0]}")).json()
+    assert record["worklog_id"] == by_hand.id
+    assert record["issue_key"] == keys[1]
+    assert record["duration_seconds"] == 2700
+    assert record["notes"] == "logged in Jira"
+    assert record["sync_state"] == "synced"
+    again = (await api.post("/api/jira/worklogs/import", json={"since": since})).json()
+    assert again["created"] == 0
+    plan = (await api.post("/api/jira/sync/plan", json={"record_ids": first["ids"]})).json()
+    assert [a["kind"] for a in plan["actions"]] == ["noop"]

@@ -429,6 +429,19 @@ class WorklogService:
         )
         return run_id
 
+    async def import_jira_worklogs(
+        self, user_id: str, since: datetime, connection_id: str | None = None
+    ) -> list[str]:
+        """Make records of the user's own Jira worklogs (through their connection) since
+        ``since``; the new record ids. Importing twice adds nothing."""
+        if since.utcoffset() is None:
+            raise ValidationError("since must include a time zone offset")
+        row = await self.connection_for(user_id, connection_id)
+        async with self.sync_for_connection(row.id) as sync:
+            return await sync.import_own_worklogs(
+                since, owner_user_id=user_id, connection_id=row.id
+            )
+
     async def failed_record_ids(self, user_id: str) -> list[str]:
         """Ids of the user's records whose last sync failed."""
         async with read_transaction(self._sessions) as session:

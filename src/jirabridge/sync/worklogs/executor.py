@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.errors import ApiError, ApiNotFoundError, JirabridgeError
-from jirabridge.jira import JiraClient
+from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
 from jirabridge.jira.dates import from_epoch_ms
 from jirabridge.jira.models import Worklog
 from jirabridge.store.db import read_transaction, write_transaction
@@ -267,6 +267,68 @@ class WorklogSync:
         if not ids:
             return SyncSummary(), cursor
         return await self.apply(await self.plan(ids), run_id=run_id), cursor
+
+    async def import_own_worklogs(
+        self,
+        since: datetime,
+        *,
+        owner_user_id: str | None,
+        owner_team_id: str | None = None,
+        connection_id: str | None = None,
+    ) -> list[str]:
+        """Make time records of the connection user's own worklogs changed since ``since``.
+
+        Worklogs we wrote (stamped with our external id) and worklogs a record already points
+        at are skipped, so importing twice adds nothing. The new records start in step
+        (``synced``): they are Jira's worklogs, not new work to send.
+        """
+        me = (await self._jira.myself()).identity
+        ids = [str(c.worklog_id) async for c in self._jira.worklogs_updated(since)]
+        if not ids:
+            return []
+        async with read_transaction(self._sessions) as session:
+            known = set(
+                (
+                    await session.execute(
+                        select(TimeRecordRow.worklog_id).where(TimeRecordRow.worklog_id.in_(ids))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        keys: dict[str, str] = {}
+        created: list[str] = []
+        for worklog in await self._jira.worklogs_by_ids(ids, expand_properties=True):
+            remote = _remote_of(worklog)
+            if remote is None or remote.id in known or worklog.issue_id is None:
+                continue
+            if worklog.author is None or worklog.author.identity != me:
+                continue
+            if worklog.get_property(EXTERNAL_ID_PROPERTY) is not None:
+                continue
+            if worklog.issue_id not in keys:
+                keys[worklog.issue_id] = (
+                    await self._jira.get_issue(worklog.issue_id, fields=["status"])
+                ).key
+            async with write_transaction(self._sessions) as session:
+                row = TimeRecordRow(
+                    owner_user_id=None if owner_team_id else owner_user_id,
+                    owner_team_id=owner_team_id,
+                    connection_id=connection_id,
+                    started_at=remote.started,
+                    duration_seconds=remote.seconds,
+                    notes=remote.comment,
+                    issue_key=keys[worklog.issue_id],
+                    worklog_id=remote.id,
+                    synced_issue_key=keys[worklog.issue_id],
+                    synced_fingerprint=remote.fingerprint,
+                    sync_state=SyncState.SYNCED.value,
+                    last_synced_at=self._clock(),
+                )
+                session.add(row)
+                await session.flush()
+                created.append(row.id)
+        return created
 
     # -- applying ---------------------------------------------------------------------------
 

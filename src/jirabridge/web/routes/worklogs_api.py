@@ -189,6 +189,24 @@ async def resolve_conflict(
     return await service.resolve_conflict(_writer(caller), record_id, keep)
 
 
+class JiraImportBody(BaseModel):
+    """Import the caller's own Jira worklogs changed since ``since``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime
+    connection_id: str | None = None
+
+
+@router.post("/jira/worklogs/import")
+async def import_jira_worklogs(
+    caller: CallerDep, service: ServiceDep, body: JiraImportBody
+) -> dict[str, Any]:
+    """Make time records of the caller's own worklogs in Jira (skips ours and known ones)."""
+    ids = await service.import_jira_worklogs(_writer(caller), body.since, body.connection_id)
+    return {"created": len(ids), "ids": ids}
+
+
 # -- the issue picker -----------------------------------------------------------------------
 
 
