@@ -84,6 +84,7 @@ async def build_world(
     jobs: JobEngine | None = None,
     sim: Starlette | None = None,
     app: FastAPI | None = None,
+    **settings_extra: Any,
 ) -> ApiWorld:
     """Wire the worklogs router to ``sessions`` and the simulator; add a user and connection."""
     sim = sim or frozen_sim()
@@ -93,6 +94,7 @@ async def build_world(
         allow_private_jira_urls=True,
         base_url="http://testserver",
         secret_key="a-test-secret-key-that-is-long-enough",
+        **settings_extra,
     )
     context = build_accounts_context(
         settings,

@@ -335,3 +335,16 @@ async def test_importing_my_own_jira_worklogs_skips_ours_and_is_idempotent(
     assert again["created"] == 0
     plan = (await api.post("/api/jira/sync/plan", json={"record_ids": first["ids"]})).json()
     assert [a["kind"] for a in plan["actions"]] == ["noop"]
+
+
+async def test_rounding_comes_from_the_settings(
+    wl_sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await build_world(
+        wl_sessions, tmp_path, worklog_rounding_seconds=900, worklog_minimum_seconds=900
+    )
+    async with world.client() as api:
+        short = await api.post("/api/time-records", json=record_body(None, duration_seconds=100))
+        long = await api.post("/api/time-records", json=record_body(None, duration_seconds=1400))
+    assert short.json()["duration_seconds"] == 900
+    assert long.json()["duration_seconds"] == 1800

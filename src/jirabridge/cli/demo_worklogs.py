@@ -34,7 +34,7 @@ async def seed_demo_time_records(
     )
     async with accounts_context(settings) as ctx:
         user = await user_by_email(ctx, email)
-        service = WorklogService(ctx.sessions, ctx.clients)
+        service = WorklogService.from_settings(settings, ctx.sessions, ctx.clients)
         _, total = await service.list_records(user.id, RecordFilter(include_deleted=True))
         if total:
             return 0

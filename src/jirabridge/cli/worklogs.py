@@ -81,7 +81,7 @@ def sync(
     async def run() -> None:
         async with accounts_context(settings) as ctx:
             owner = await user_by_email(ctx, user)
-            service = WorklogService(ctx.sessions, ctx.clients)
+            service = WorklogService.from_settings(settings, ctx.sessions, ctx.clients)
             ids = await _record_ids(service, owner.id, start)
             row = await service.connection_for(owner.id, connection)
             async with service.sync_for_connection(row.id) as worklog_sync:
@@ -131,7 +131,7 @@ def import_(
     async def run() -> None:
         async with accounts_context(settings) as ctx:
             owner = await user_by_email(ctx, user)
-            service = WorklogService(ctx.sessions, ctx.clients)
+            service = WorklogService.from_settings(settings, ctx.sessions, ctx.clients)
             if file.suffix.lower() == ".json":
                 rows = json.loads(text)
                 if not isinstance(rows, list):
@@ -162,7 +162,7 @@ def list_(
     async def run() -> None:
         async with accounts_context(settings) as ctx:
             owner = await user_by_email(ctx, user)
-            service = WorklogService(ctx.sessions, ctx.clients)
+            service = WorklogService.from_settings(settings, ctx.sessions, ctx.clients)
             items, _ = await service.list_records(
                 owner.id, RecordFilter(since=_since(since)), limit=500
             )

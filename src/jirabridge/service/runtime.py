@@ -45,7 +45,9 @@ def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]
 
     install_worklog_jobs(
         sessions,
-        lambda: WorklogService(sessions, build_accounts_context(settings, sessions).clients),
+        lambda: WorklogService.from_settings(
+            settings, sessions, build_accounts_context(settings, sessions).clients
+        ),
     )
 
 

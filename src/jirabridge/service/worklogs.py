@@ -25,6 +25,7 @@ from jirabridge.errors import NotFoundError, ValidationError
 from jirabridge.jira import JiraClient
 from jirabridge.jobs.engine import JobEngine
 from jirabridge.service.connection_clients import JiraClientFactory
+from jirabridge.service.settings import Settings
 from jirabridge.store.account_models import JiraConnectionRow
 from jirabridge.store.accounts import ConnectionRepository, get_connection_unscoped
 from jirabridge.store.db import read_transaction, write_transaction
@@ -180,6 +181,24 @@ class WorklogService:
         self._jobs = jobs
         self.rounding = rounding or Rounding()
         self.notify_users = notify_users
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        clients: JiraClientFactory,
+        *,
+        jobs: JobEngine | None = None,
+    ) -> WorklogService:
+        """A service with the rounding and notification settings of ``settings``."""
+        return cls(
+            sessions,
+            clients,
+            jobs=jobs,
+            rounding=Rounding(settings.worklog_rounding_seconds, settings.worklog_minimum_seconds),
+            notify_users=settings.worklog_notify_users,
+        )
 
     # -- records ----------------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ def get_worklog_service(request: Request, accounts: AccountsDep) -> WorklogServi
     service: WorklogService | None = getattr(request.app.state, "worklogs", None)
     if service is None:
         runtime = get_runtime(request)
-        service = WorklogService(runtime.sessions, accounts.clients, jobs=runtime.jobs)
+        service = WorklogService.from_settings(
+            runtime.settings, runtime.sessions, accounts.clients, jobs=runtime.jobs
+        )
         request.app.state.worklogs = service
         # Bulk runs started here use the same clients (and, in tests, the same transport).
         install_worklog_jobs(runtime.sessions, lambda: service)
