@@ -348,3 +348,47 @@ async def test_rounding_comes_from_the_settings(
         long = await api.post("/api/time-records", json=record_body(None, duration_seconds=1400))
     assert short.json()["duration_seconds"] == 900
     assert long.json()["duration_seconds"] == 1800
+
+
+async def test_a_conflict_is_shown_with_both_versions_and_resolved_by_the_user(
+    world: ApiWorld, api: httpx.AsyncClient
+) -> None:
+    key = open_issue_keys(world.sim, 1)[0]
+    ids = [
+        (
+            await api.post(
+                "/api/time-records",
+                json=record_body(key, started_at=f"2026-11-20T{9 + n:02d}:00:00+01:00"),
+            )
+        ).json()["id"]
+        for n in range(2)
+    ]
+    worklogs = [(await api.post(f"/api/jira/sync/record/{i}")).json()["worklog_id"] for i in ids]
+    jira = jira_for(world.sim)
+    for worklog_id in worklogs:
+        await jira.update_worklog(key, worklog_id, comment="theirs")
+    await jira.aclose()
+    for record_id in ids:
+        await api.patch(f"/api/time-records/{record_id}", json={"notes": "mine"})
+        result = (await api.post(f"/api/jira/sync/record/{record_id}")).json()
+        assert result["action"] == "conflict"
+        assert result["record"]["sync_state"] == "conflict"
+        assert result["record"]["conflict"]["local"]["comment"] == "mine"
+        assert result["record"]["conflict"]["jira"]["comment"] == "theirs"
+    index = world.sim.state.sim.site.worklog_index
+    assert all("theirs" in str(index[int(w)].comment) for w in worklogs)
+    bad = await api.post(f"/api/time-records/{ids[0]}/resolve", json={"keep": "both"})
+    assert bad.status_code == 422
+    kept_jira = (
+        await api.post(f"/api/time-records/{ids[0]}/resolve", json={"keep": "jira"})
+    ).json()
+    assert kept_jira["notes"] == "theirs"
+    assert kept_jira["sync_state"] == "synced"
+    assert (await api.post(f"/api/jira/sync/record/{ids[0]}")).json()["action"] == "noop"
+    kept_mine = (
+        await api.post(f"/api/time-records/{ids[1]}/resolve", json={"keep": "local"})
+    ).json()
+    assert kept_mine["notes"] == "mine"
+    again = (await api.post(f"/api/jira/sync/record/{ids[1]}")).json()
+    assert again["action"] == "update"
+    assert "mine" in str(index[int(worklogs[1])].comment)

@@ -178,21 +178,24 @@ async def test_bad_input_is_a_clear_per_record_error_and_nothing_is_written(
         "closed": await add_record(issue_key=done_issue_key(app), started_at=DAY),
         "empty": await add_record(issue_key=good, started_at=DAY, seconds=0),
         "ok": await add_record(issue_key=good, started_at=DAY + timedelta(hours=1)),
+        "unlinked": await add_record(issue_key=None, started_at=DAY),
     }
     before = len(app.state.sim.site.worklog_index)
     summary = await WorklogSync(wl_sessions, jira, site=SITE).sync(list(ids.values()))
-    assert summary.total == 4
+    assert summary.total == 5
     assert summary.succeeded == 1
-    assert summary.failed == 3
+    assert summary.failed == 4
     assert len(app.state.sim.site.worklog_index) == before + 1
     found = await rows(wl_sessions)
     assert "does not exist" in (found[ids["unknown"]].last_error or "")
     assert "closed" in (found[ids["closed"]].last_error or "")
     assert "0 minutes" in (found[ids["empty"]].last_error or "")
-    assert all(found[ids[k]].sync_state == "error" for k in ("unknown", "closed", "empty"))
+    assert "no linked issue" in (found[ids["unlinked"]].last_error or "")
+    bad = ("unknown", "closed", "empty", "unlinked")
+    assert all(found[ids[k]].sync_state == "error" for k in bad)
     async with read_transaction(wl_sessions) as session:
         attempts = (await session.execute(select(SyncAttemptRow))).scalars().all()
-    assert Counter(a.status for a in attempts) == {"failed": 3, "success": 1}
+    assert Counter(a.status for a in attempts) == {"failed": 4, "success": 1}
 
 
 async def test_a_jira_side_change_is_pulled_and_both_sides_make_a_conflict(

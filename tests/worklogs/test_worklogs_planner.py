@@ -229,7 +229,13 @@ def test_deleting_a_record_after_an_unanswered_create_finds_and_deletes() -> Non
 
 def test_deleting_a_never_synced_record_writes_nothing() -> None:
     assert plan_one(record(deleted=True))[0] is ActionKind.NOOP
-    assert plan_one(record(issue_key=None))[0] is ActionKind.NOOP
+    assert plan_one(record(deleted=True, issue_key=None))[0] is ActionKind.NOOP
+
+
+def test_a_record_without_an_issue_is_a_per_record_error() -> None:
+    kind, reason = plan_one(record(issue_key=None))
+    assert kind is ActionKind.ERROR
+    assert "no linked issue" in reason
 
 
 # -- both sides ---------------------------------------------------------------------------

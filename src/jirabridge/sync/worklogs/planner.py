@@ -7,7 +7,8 @@ happens here, so every rule below is unit-tested without a network or a database
 The rules, per record:
 
 - unlinked or deleted, with a worklog in Jira: delete it (an ambiguous earlier create is found
-  by its external id first); never synced: nothing to write.
+  by its external id first). Deleted and never synced: nothing to write; unlinked and never
+  synced: a per-record error (no linked issue).
 - linked, no worklog yet: checks (zero length, unknown / closed / not permitted issue) give a
   per-record error; a create the ledger already confirmed is adopted; otherwise create.
 - linked, with a worklog: compare each side with the version agreed at the last sync. Local
@@ -263,7 +264,11 @@ def _plan_removal(
             worklog_id=known_id,
             reconcile_first=known_id is None,
         )
-    return PlannedAction(record.id, ActionKind.NOOP, f"record {what}; nothing in Jira")
+    if record.deleted:
+        return PlannedAction(record.id, ActionKind.NOOP, "record deleted; nothing in Jira")
+    return PlannedAction(
+        record.id, ActionKind.ERROR, "no linked issue: link the record to an issue first"
+    )
 
 
 def _plan_first_write(
