@@ -22,11 +22,12 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.errors import NotFoundError, ValidationError
+from jirabridge.http.governor import GovernorLimits
 from jirabridge.jira import JiraClient
 from jirabridge.jobs.engine import JobEngine
 from jirabridge.service.connection_clients import JiraClientFactory
 from jirabridge.service.settings import Settings
-from jirabridge.store.account_models import JiraConnectionRow
+from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
 from jirabridge.store.accounts import ConnectionRepository, get_connection_unscoped
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.models import utcnow
@@ -392,6 +393,10 @@ class WorklogService:
         async with read_transaction(self._sessions) as session:
             row = await get_connection_unscoped(session, connection_id)
         client = await self._clients.for_connection(row)
+        if row.kind in (ConnectionKind.CLOUD_TOKEN, ConnectionKind.OAUTH):
+            # Pace writes to Jira Cloud's documented per-issue and burst limits up front,
+            # rather than only backing off after its 429s.
+            client.http.governor.limits = GovernorLimits.jira_cloud()
         try:
             yield WorklogSync(
                 self._sessions, client, site=connection_id, notify_users=self.notify_users
