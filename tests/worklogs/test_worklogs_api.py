@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.jobs.engine import JobEngine, JobsConfig
+from jirabridge.jobs.ids import workflow_id
 from jirabridge.sync.worklogs import jobs as worklog_jobs
 
 from .api_support import ApiWorld, add_user, build_world
@@ -305,6 +306,17 @@ async def test_scheduled_pull_is_a_durable_run_that_moves_its_cursor(
         record = (await api.get(f"/api/time-records/{created['id']}")).json()
         assert record["notes"] == "fixed in Jira"
         assert record["sync_state"] == "synced"
+        # The worker's timer: one pull per connection and minute, however often it fires.
+        assert record["connection_id"] == world.connection_id
+        tick = datetime(2026, 11, 22, 12, 30, 15, tzinfo=UTC)
+        due = await worklog_jobs.enqueue_due_pulls(jobs, wl_sessions, now=tick)
+        assert due == [world.connection_id]
+        await worklog_jobs.enqueue_due_pulls(jobs, wl_sessions, now=tick + timedelta(seconds=30))
+        handle = await jobs.handle(
+            workflow_id("worklog-pull", world.connection_id, "20261122T1230")
+        )
+        async with asyncio.timeout(WAIT_SEC):
+            assert (await handle.result())["failed"] == 0
 
 
 async def test_importing_my_own_jira_worklogs_skips_ours_and_is_idempotent(

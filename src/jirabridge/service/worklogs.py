@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticError
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.errors import NotFoundError, ValidationError
@@ -415,6 +416,18 @@ class WorklogService:
                 out[row.id] = row.connection_id
             return out
 
+    async def _pin_connection(self, record_ids: Sequence[str], connection_id: str) -> None:
+        # Records synced through the default connection remember it: their worklogs live
+        # there, and the pull-back schedule finds connections through their records.
+        async with write_transaction(self._sessions) as session:
+            await session.execute(
+                update(TimeRecordRow)
+                .where(
+                    TimeRecordRow.id.in_(list(record_ids)), TimeRecordRow.connection_id.is_(None)
+                )
+                .values(connection_id=connection_id)
+            )
+
     async def plan(
         self, user_id: str, record_ids: Sequence[str], connection_id: str | None = None
     ) -> SyncPlan:
@@ -428,6 +441,7 @@ class WorklogService:
         """Sync one record now, in this request."""
         owned = await self._owned_ids(user_id, [record_id])
         row = await self.connection_for(user_id, owned[record_id])
+        await self._pin_connection([record_id], row.id)
         async with self.sync_for_connection(row.id) as sync:
             sync_plan = await sync.plan([record_id])
             sync.actor_user_id = user_id
@@ -443,6 +457,7 @@ class WorklogService:
             raise ValidationError("select at least one record")
         owned = await self._owned_ids(user_id, record_ids)
         row = await self.connection_for(user_id, connection_id or _single(owned.values()))
+        await self._pin_connection(list(owned), row.id)
         run_id, _ = await worklog_jobs.start_run(
             self._jobs,
             self._sessions,

@@ -12,7 +12,9 @@ the service runtime calls at start (and tests call with the simulator).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.errors import ConfigError, NotFoundError
+from jirabridge.errors import ConfigError, JirabridgeError, NotFoundError
 from jirabridge.jobs import registry
 from jirabridge.jobs.engine import JobEngine, JobHandle
 from jirabridge.jobs.ids import workflow_id
@@ -40,12 +42,16 @@ __all__ = [
     "RunProgress",
     "SyncProvider",
     "configure",
+    "enqueue_due_pulls",
     "enqueue_pull",
     "pull_run",
     "run_progress",
+    "run_pull_schedule",
     "start_run",
     "sync_run",
 ]
+
+log = logging.getLogger(__name__)
 
 #: One run at a time per connection: runs of one site share its rate limits and per-issue
 #: windows, and two runs touching the same record must not interleave.
@@ -267,3 +273,50 @@ async def enqueue_pull(
         connection_id,
         since_iso,
     )
+
+
+async def enqueue_due_pulls(
+    jobs: JobEngine, sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None
+) -> list[str]:
+    """Enqueue this tick's pull of every connection that has synced records; their ids.
+
+    Every worker may call this on its timer: the tick (the current minute) is part of each
+    workflow id, so one pull per connection and minute runs however many workers fire.
+    """
+    current = now or utcnow()
+    async with read_transaction(sessions) as session:
+        connection_ids = (
+            (
+                await session.execute(
+                    select(TimeRecordRow.connection_id)
+                    .where(
+                        TimeRecordRow.connection_id.is_not(None),
+                        TimeRecordRow.worklog_id.is_not(None),
+                    )
+                    .distinct()
+                )
+            )
+            .scalars()
+            .all()
+        )
+    slot = current.strftime("%Y%m%dT%H%M")
+    for connection_id in connection_ids:
+        assert connection_id is not None
+        await enqueue_pull(jobs, sessions, connection_id, slot=slot, now=current)
+    return [c for c in connection_ids if c is not None]
+
+
+async def run_pull_schedule(
+    jobs: JobEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    every_sec: float = 300.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Enqueue due pulls every ``every_sec`` seconds until cancelled (a worker's timer)."""
+    while True:
+        try:
+            await enqueue_due_pulls(jobs, sessions)
+        except JirabridgeError as exc:
+            log.warning("could not enqueue worklog pulls: %s", exc)
+        await sleep(every_sec)
