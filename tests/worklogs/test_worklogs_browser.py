@@ -128,6 +128,15 @@ def test_link_with_the_picker_then_sync_one(
     # 09:15 in Berlin (CET, +01:00) is 08:15 UTC.
     assert worklog.started_ms % 86_400_000 == (8 * 3600 + 15 * 60) * 1000
     page.locator(".attempt-success").wait_for()
+    # A record mentioning an issue in its notes gets it suggested, and linked in one click.
+    other = open_issue_keys(sim, 2)[1]
+    loose = add_record(
+        page,
+        {"started_at": "2026-11-20T13:00:00Z", "duration_seconds": 600, "notes": f"on {other}"},
+    )
+    page.goto(f"{url}/time/{loose}")
+    page.locator(f".accept-suggestion[data-key='{other}']").click()
+    page.locator(".issue-badge", has_text=other).wait_for()
     assert problems == []
     page.close()
 

@@ -174,6 +174,28 @@
         window.location.reload();
       }).catch(function (e) { toast("error", e.message); syncOne.disabled = false; });
     });
+    var suggestions = document.getElementById("suggestions");
+    if (suggestions) {
+      api("GET", "/api/time-records/" + id + "/suggestions").then(function (data) {
+        var list = document.getElementById("suggestion-list");
+        data.keys.forEach(function (key) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "button secondary accept-suggestion";
+          button.dataset.key = key;
+          button.textContent = "Link " + key;
+          button.addEventListener("click", function () {
+            var links = {};
+            links[id] = key;
+            api("POST", "/api/time-records/suggestions/accept", { links: links })
+              .then(function () { window.location.reload(); })
+              .catch(function (e) { toast("error", e.message); });
+          });
+          list.appendChild(button);
+        });
+        suggestions.hidden = data.keys.length === 0;
+      }).catch(function () { /* no connection: nothing to suggest */ });
+    }
     document.querySelectorAll("[data-resolve]").forEach(function (button) {
       button.addEventListener("click", function () {
         api("POST", "/api/time-records/" + id + "/resolve", { keep: button.dataset.resolve })
