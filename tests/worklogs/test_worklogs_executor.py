@@ -8,9 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jirabridge.http import HttpClient
+from jirabridge.http.clock import FakeClock
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.ledger import LedgerKey, WriteLedger
@@ -271,3 +274,52 @@ async def test_pull_back_finds_changes_made_in_jira_through_the_feeds(
     assert found[removed].deleted_at is not None
     assert found[untouched].deleted_at is None
     assert found[untouched].duration_seconds == 1800
+
+
+class ForbidWorklogsOn(httpx.AsyncBaseTransport):
+    """The simulator, except that logging work on one issue is refused with Jira's 403."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.path = f"/issue/{key}/worklog"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith(self.path):
+            return httpx.Response(
+                403,
+                json={"errorMessages": ["You do not have the permission to log work."]},
+                request=request,
+            )
+        return await self.inner.handle_async_request(request)
+
+
+async def test_no_permission_to_log_work_is_a_clear_error_and_nothing_half_written(
+    wl_sessions: async_sessionmaker[AsyncSession], add_record: Callable[..., Any]
+) -> None:
+    app = make_sim()
+    key = open_issue_keys(app, 1)[0]
+    runtime = app.state.sim
+    clock = FakeClock()
+    jira = JiraClient(
+        "http://127.0.0.1",
+        http=HttpClient(
+            "http://127.0.0.1",
+            auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token),
+            transport=ForbidWorklogsOn(app, key),
+            clock=clock,
+        ),
+        sleep=clock.sleep,
+        api_version=3,
+    )
+    record_id = await add_record(issue_key=key, started_at=DAY)
+    summary = await WorklogSync(wl_sessions, jira, site=SITE).sync([record_id])
+    await jira.aclose()
+    assert summary.failed == 1
+    assert summary.errors[0]["error"] == f"no permission to log work on {key}"
+    assert stamped(app) == {}
+    row = (await rows(wl_sessions))[record_id]
+    assert row.sync_state == SyncState.ERROR.value
+    assert row.worklog_id is None
+    entry = await WriteLedger(wl_sessions).get(LedgerKey(SITE, "worklog", record_id))
+    assert entry is not None
+    assert entry.state is LedgerState.FAILED
