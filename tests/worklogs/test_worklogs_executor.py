@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jirabridge.http import HttpClient
 from jirabridge.http.clock import FakeClock
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
+from jirabridge.store.accounts import UserRepository
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.ledger import LedgerKey, WriteLedger
 from jirabridge.store.models import LedgerState
@@ -323,3 +325,44 @@ async def test_no_permission_to_log_work_is_a_clear_error_and_nothing_half_writt
     entry = await WriteLedger(wl_sessions).get(LedgerKey(SITE, "worklog", record_id))
     assert entry is not None
     assert entry.state is LedgerState.FAILED
+
+
+async def test_started_lands_on_the_right_instant_across_dst_and_midnight(
+    wl_sessions: async_sessionmaker[AsyncSession], sim_jira: tuple[Any, JiraClient]
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    berlin = ZoneInfo("Europe/Berlin")
+    moments = [
+        datetime(2026, 10, 25, 1, 30, tzinfo=berlin),  # CEST, the night clocks go back
+        datetime(2026, 10, 25, 3, 30, tzinfo=berlin),  # CET, three hours later
+        datetime(2026, 3, 29, 3, 30, tzinfo=berlin),  # just after spring forward
+        datetime(2026, 11, 20, 23, 45, tzinfo=berlin),  # before midnight local, 22:45 UTC
+    ]
+    ids = []
+    async with write_transaction(wl_sessions) as session:
+        owner = await UserRepository(session).create(email="tz@example.com", password_hash=None)
+        for started in moments:
+            row = TimeRecordRow(
+                owner_user_id=owner.id,
+                issue_key=key,
+                started_at=started,
+                time_zone="Europe/Berlin",
+                duration_seconds=600,
+                notes="tz",
+            )
+            session.add(row)
+            await session.flush()
+            ids.append(row.id)
+    summary = await WorklogSync(wl_sessions, jira, site=SITE).sync(ids)
+    assert summary.failed == 0
+    found = await rows(wl_sessions)
+    index = app.state.sim.site.worklog_index
+    for record_id, started in zip(ids, moments, strict=True):
+        worklog = index[int(found[record_id].worklog_id or 0)]
+        assert worklog.started_ms == int(started.timestamp() * 1000)
+    assert (
+        index[int(found[ids[1]].worklog_id or 0)].started_ms
+        - index[int(found[ids[0]].worklog_id or 0)].started_ms
+        == 3 * 3600 * 1000
+    )
