@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 5432
+# Override only to point the suite at another local server (or, to check the CI rule, at none).
+PG_PORT = int(os.environ.get("JIRABRIDGE_TEST_PG_PORT", "5432"))
 PG_USER = "postgres"
 _PG_ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres connect_timeout=3"
 

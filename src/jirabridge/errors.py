@@ -10,6 +10,7 @@ non-idempotent request must be reconciled before it is repeated.
     JirabridgeError
     ├── ConfigError                    settings missing or invalid; raised before any I/O
     ├── ValidationError                input we refuse (bad key, bad duration, bad file) -> 4xx
+    │   └── WebhookVerificationError   a webhook whose signature or token does not check out -> 401
     ├── NotAuthenticatedError          no valid session or API key came with the request -> 401
     ├── NotFoundError                  a local object does not exist or is not yours -> 404
     ├── PermissionDeniedError          a local action the caller may not take -> 403
@@ -63,6 +64,7 @@ __all__ = [
     "TimeoutError_",
     "TransportError",
     "ValidationError",
+    "WebhookVerificationError",
     "api_error_for_status",
 ]
 
@@ -96,6 +98,16 @@ class ValidationError(JirabridgeError):
 
     http_status = 422
     code = "validation-error"
+
+
+class WebhookVerificationError(ValidationError):
+    """A webhook delivery failed authentication: missing, malformed or wrong signature or token.
+
+    The message says which check failed but never echoes the secret or the expected value.
+    """
+
+    http_status = 401
+    code = "webhook-unverified"
 
 
 class NotAuthenticatedError(JirabridgeError):

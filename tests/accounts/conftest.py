@@ -1,5 +1,5 @@
-"""Fixtures of the accounts tests, on top of the shared ``database_url``/``engine`` fixtures
-(tests/conftest.py: every test runs on SQLite and on PostgreSQL, migrated to head)."""
+"""Fixtures of the accounts tests, on top of the shared ``migrated_database_url`` and
+``engine`` fixtures (tests/conftest.py: each test runs on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from jirabridge.store.db import session_factory
 
 
 @pytest.fixture
-def acc_db_url(database_url: str, engine: AsyncEngine) -> str:
+def acc_db_url(migrated_database_url: str, engine: AsyncEngine) -> str:
     """The URL of the migrated database (for tests that start other processes on it)."""
-    return database_url
+    return migrated_database_url
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 from jirabridge.service.atlassian_oauth import AtlassianOAuth, OAuthAppConfig
@@ -20,8 +21,8 @@ from jirabridge.store.secrets import SecretBox
 async def main(db_url: str, base: str, connection_id: str, calls: int) -> None:
     engine = make_engine(db_url)
     config = OAuthAppConfig(
-        client_id="fake-client-id",
-        client_secret="fake-client-secret-value",
+        client_id=os.environ.get("RACE_CLIENT_ID", "fake-client-id"),
+        client_secret=os.environ.get("RACE_CLIENT_SECRET", "fake-client-secret-value"),
         redirect_uri="http://127.0.0.1/callback",
         token_url=f"{base}/oauth/token",
         api_base=base,

@@ -30,10 +30,10 @@ def sim_url() -> Iterator[tuple[str, SimRuntime]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, engine: AsyncEngine) -> dict[str, str]:
+def env(tmp_path: Path, migrated_database_url: str, engine: AsyncEngine) -> dict[str, str]:
     return {
         "JIRABRIDGE_DATA_DIR": str(tmp_path),
-        "JIRABRIDGE_DATABASE_URL": database_url,
+        "JIRABRIDGE_DATABASE_URL": migrated_database_url,
         "JIRABRIDGE_ENCRYPTION_KEYS": KEY_OLD,
         "JIRABRIDGE_ALLOW_PRIVATE_JIRA_URLS": "true",
         "JIRABRIDGE_ENVIRONMENT": "test",
@@ -119,6 +119,18 @@ def test_connections_lifecycle_and_rotation(
     assert "FAILED" in old_only
     run(["connections", "remove", *common, cid], new_only)
     assert cid not in run(["connections", "list", *common], new_only)
+
+
+def test_add_to_team_shares_connections(env: dict[str, str]) -> None:
+    run(["users", "create", "--email", "a@x.io", "--password", "long password 1"], env)
+    run(["users", "create", "--email", "b@x.io", "--password", "long password 2"], env)
+    first = run(["users", "add-to-team", "--email", "a@x.io", "--team", "Platform"], env)
+    second = run(["users", "add-to-team", "--email", "b@x.io", "--team", "Platform"], env)
+    team_id = re.search(r"\(([0-9a-f-]{36})\)", first)
+    assert team_id
+    assert team_id.group(1) in second
+    out = run(["users", "add-to-team", "--email", "nobody@x.io", "--team", "Platform"], env, 1)
+    assert "no user" in out
 
 
 def test_generate_key_prints_a_fernet_key() -> None:

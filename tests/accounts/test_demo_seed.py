@@ -18,11 +18,11 @@ from .test_cli import KEY_OLD
 
 
 async def test_seed_is_idempotent_and_works(
-    tmp_path: Path, database_url: str, engine: AsyncEngine
+    tmp_path: Path, migrated_database_url: str, engine: AsyncEngine
 ) -> None:
     settings = load_settings(
         data_dir=tmp_path,
-        database_url=database_url,
+        database_url=migrated_database_url,
         environment="test",
         allow_private_jira_urls=True,
         encryption_keys=KEY_OLD,

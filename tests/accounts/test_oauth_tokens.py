@@ -333,3 +333,43 @@ async def test_two_processes_racing_refresh_once(
     assert stored.refresh_token == next(iter(fake.grants.values())).refresh
     fresh = await oauth.refresh(stored.refresh_token)
     assert fresh.access_token
+
+
+async def test_jira_client_refreshes_once_after_a_401(
+    acc_sessions: Sessions,
+    secrets_: ConnectionSecrets,
+    oauth: AtlassianOAuth,
+    fake: FakeAtlassian,
+    clock: Clock,
+) -> None:
+    from jirabridge.service.connection_clients import JiraClientFactory
+
+    cid = await seed_connection(acc_sessions, secrets_, oauth, fake)
+    manager = OAuthTokenManager(acc_sessions, secrets_, oauth.refresh, clock=clock)
+    first = await manager.ensure_valid_token(cid)
+    seen: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        bearer = request.headers["authorization"].removeprefix("Bearer ")
+        seen.append(bearer)
+        if bearer == first.token:  # Jira no longer accepts the first token (revoked early)
+            return httpx.Response(401, json={"message": "Unauthorized"})
+        return httpx.Response(200, json={"accountId": "557058:abc", "displayName": "Ada"})
+
+    factory = JiraClientFactory(
+        secrets_,
+        manager,
+        oauth_api_base="http://gateway.test",
+        transport=httpx.MockTransport(gateway),
+        clock=clock,
+    )
+    async with read_transaction(acc_sessions) as s:
+        row = await get_connection_unscoped(s, cid)
+    client = await factory.for_connection(row)
+    async with client:
+        me = await client.myself()
+    assert me.display_name == "Ada"
+    assert fake.refresh_count == 1
+    assert seen[0] == first.token
+    assert seen[-1] != first.token
+    assert manager.refresh_count == 1

@@ -237,3 +237,31 @@ async def test_audit_page_for_admins_only(browser: httpx.AsyncClient, app: FastA
     page = await browser.get("/admin/audit")
     assert page.status_code == 200
     assert "user.login" in page.text
+
+
+async def test_indicator_fragment_for_any_page(browser: httpx.AsyncClient, app: FastAPI) -> None:
+    r = await browser.get("/ui/account-indicator")
+    assert "Log in" in r.text
+    await app.state.accounts.accounts.create_user(email="a@x.io", password=PASSWORD)
+    await log_in(browser, "a@x.io")
+    r = await browser.get("/ui/account-indicator")
+    assert "Jira: not connected" in r.text
+    assert "a@x.io" in r.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example"])
+async def test_login_never_redirects_off_site(
+    browser: httpx.AsyncClient, app: FastAPI, target: str
+) -> None:
+    await app.state.accounts.accounts.create_user(email="a@x.io", password=PASSWORD)
+    page = await browser.get("/login", params={"next": target})
+    r = await browser.post(
+        "/login",
+        data={
+            "email": "a@x.io",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": target,
+        },
+    )
+    assert r.headers["location"] == "/connections"

@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jirabridge.errors import ConfigError, SecretDecryptionError
@@ -26,6 +26,7 @@ BINDING = SecretBinding(owner="user:1", connection_id="conn-1", purpose="api_tok
 ids = st.text(min_size=1, max_size=40)
 
 
+@settings(max_examples=40)
 @given(secret=st.text(max_size=500), owner=ids, conn=ids, purpose=ids)
 def test_round_trip_any_secret(secret: str, owner: str, conn: str, purpose: str) -> None:
     box = SecretBox([KEY_A])
@@ -34,6 +35,7 @@ def test_round_trip_any_secret(secret: str, owner: str, conn: str, purpose: str)
     assert box.decrypt(token, binding) == secret
 
 
+@settings(max_examples=40)
 @given(
     secret=st.text(min_size=1, max_size=100),
     a=st.tuples(ids, ids, ids),
@@ -51,7 +53,16 @@ def test_ciphertext_refused_under_any_other_binding(
             box.decrypt(token, SecretBinding(*b))
 
 
-@given(secret=st.text(min_size=8, max_size=200).filter(lambda s: s.isprintable()))
+@settings(max_examples=40)
+@given(
+    # A space in the middle: a secret made only of base64 letters could occur in any ciphertext
+    # by chance, whereas a space never can.
+    secret=st.builds(
+        lambda a, b: f"{a} {b}",
+        st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=4),
+        st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=4),
+    )
+)
 def test_ciphertext_does_not_contain_the_secret(secret: str) -> None:
     token = SecretBox([KEY_A]).encrypt(secret, BINDING)
     assert secret not in token

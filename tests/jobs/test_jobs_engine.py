@@ -7,6 +7,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +21,9 @@ from jirabridge.jobs.ids import workflow_id
 WAIT_SEC = 30
 
 SITES = registry.declare_site_queue("test-sites", per_site_concurrency=1)
+RATED = registry.declare_site_queue(
+    "test-rated", per_site_rate=(3, 2.0), per_site_concurrency=2, worker_concurrency=5
+)
 
 step_runs: Counter[str] = Counter()
 gated_started: list[str] = []
@@ -213,3 +217,53 @@ async def test_a_process_without_workers_leaves_queued_jobs_to_the_workers(
         assert await asyncio.wait_for(handle.result(), WAIT_SEC) == "W1"
     finally:
         await worker.shutdown()
+
+
+async def test_listing_jobs_for_a_status_page(job_engine: JobEngine) -> None:
+    done = await job_engine.start(workflow_id("echo", "listed", 1), echo, "l1")
+    await asyncio.wait_for(done.result(), WAIT_SEC)
+    broken = await job_engine.start(workflow_id("failing", "listed"), failing, "l2")
+    with pytest.raises(ValidationError):
+        await asyncio.wait_for(broken.result(), WAIT_SEC)
+
+    everything = await job_engine.list_jobs()
+    assert {job.workflow_id for job in everything} >= {done.workflow_id, broken.workflow_id}
+    failed = await job_engine.list_jobs(states=["ERROR"])
+    assert [job.workflow_id for job in failed] == [broken.workflow_id]
+    echoes = await job_engine.list_jobs(id_prefix="echo:listed")
+    assert [job.workflow_id for job in echoes] == [done.workflow_id]
+    assert [job.name for job in await job_engine.list_jobs(name="tests.failing")] == [
+        "tests.failing"
+    ]
+    with pytest.raises(ValidationError, match="unknown job states"):
+        await job_engine.list_jobs(states=["RUNNING"])
+
+
+async def test_declared_queues_are_registered_as_partitioned_queues(job_engine: JobEngine) -> None:
+    from dbos import DBOS
+
+    queue = await DBOS.retrieve_queue_async(RATED.name)
+    assert queue is not None
+    assert await queue.get_partition_limiter_async() == {"limit": 3, "period": 2.0}
+    assert await queue.get_partition_concurrency_async() == 2
+    assert await queue.get_worker_concurrency_async() == 5
+    assert await queue.get_polling_interval_sec_async() == job_engine.config.polling_interval_sec
+
+
+async def test_pruning_deletes_only_what_finished_before_the_cutoff(job_engine: JobEngine) -> None:
+    before_any = datetime.now(UTC) - timedelta(hours=1)
+    done = await job_engine.start(workflow_id("echo", "pruned"), echo, "p1")
+    await asyncio.wait_for(done.result(), WAIT_SEC)
+    waiting = await job_engine.start(workflow_id("gated", "kept"), gated, "p2")
+
+    assert await job_engine.prune_finished(before_any) == 0
+    assert await job_engine.status(done.workflow_id) is not None
+
+    assert await job_engine.prune_finished(datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert await job_engine.status(done.workflow_id) is None
+    assert (await waiting.status()).state == "PENDING"
+    with pytest.raises(ValidationError):
+        await job_engine.prune_finished(datetime(2026, 1, 1))
+
+    gates["open"].set()
+    assert await asyncio.wait_for(waiting.result(), WAIT_SEC) == "P2"

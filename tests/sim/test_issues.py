@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from jirabridge.sim.app import SimRuntime
-from sim.conftest import ADF
+from sim.simkit import ADF
 
 
 async def test_create_get_edit_delete_with_changelog(
@@ -174,7 +174,7 @@ async def test_epic_link_on_datacenter(dc_client: httpx.AsyncClient) -> None:
 
 
 async def test_auth_cloud_basic_only(app: Any, runtime: SimRuntime) -> None:
-    from sim.conftest import client_for
+    from sim.simkit import client_for
 
     async with client_for(app, auth=None) as anon:
         r = await anon.get("/rest/api/3/myself")
@@ -190,7 +190,7 @@ async def test_auth_cloud_basic_only(app: Any, runtime: SimRuntime) -> None:
 
 
 async def test_auth_datacenter_password_and_pat(dc_app: Any) -> None:
-    from sim.conftest import client_for
+    from sim.simkit import client_for
 
     runtime = dc_app.state.sim
     assert runtime.admin_email == "admin"

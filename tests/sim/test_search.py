@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from jirabridge.sim.app import SimRuntime
-from sim.conftest import client_for, make_app
+from sim.simkit import client_for, make_app
 
 
 async def _all_ids(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[list[str], int]:
@@ -190,3 +190,13 @@ async def test_search_lags_writes_but_issue_get_does_not(
         "/rest/api/3/search/jql", json={"jql": "summary ~ Lagging AND project = DEMO"}
     )
     assert r.json()["issues"] == [{"id": str(issue_id)}]
+
+
+async def test_configured_lag_leaves_seeded_issues_searchable() -> None:
+    app = make_app(search_lag=(1.0, 3.0))
+    async with client_for(app) as client:
+        r = await client.post(
+            "/rest/api/3/search/approximate-count", json={"jql": "project = DEMO"}
+        )
+        assert r.json() == {"count": 30}
+        assert app.state.sim.site.index.lagging

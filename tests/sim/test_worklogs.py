@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from jirabridge.sim.app import SimRuntime
-from sim.conftest import ADF
+from sim.simkit import ADF
 
 STARTED = "2026-11-19T09:00:00.000+0000"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from jirabridge.sim.faults import FaultConfig
+from jirabridge.sim.faults import ConnectionDropped, FaultConfig
 from jirabridge.sim.profiles import PROFILE_NAMES, get_profile
 
 from .edge_helpers import build_site, serve
@@ -167,3 +167,21 @@ def test_profiles_are_the_briefs() -> None:
     assert faulty.faults.search_lag_seconds == (1.0, 3.0)
     with pytest.raises(ValueError, match="unknown profile"):
         get_profile("chaos")
+
+
+def test_uvicorn_is_not_told_to_log_intentional_drops() -> None:
+    import logging
+    import sys
+
+    build_site("clean")  # installing the middleware installs the filter
+    logger = logging.getLogger("uvicorn.error")
+    try:
+        raise ConnectionDropped("dropped on purpose")
+    except ConnectionDropped:
+        dropped = logger.makeRecord("uvicorn.error", logging.ERROR, "f", 1, "x", (), sys.exc_info())
+    try:
+        raise RuntimeError("a real bug")
+    except RuntimeError:
+        real = logger.makeRecord("uvicorn.error", logging.ERROR, "f", 1, "x", (), sys.exc_info())
+    assert not logger.filter(dropped)
+    assert logger.filter(real)

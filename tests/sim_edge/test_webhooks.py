@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -292,3 +293,62 @@ def test_project_filter_matcher() -> None:
         project_filter_matcher("watchCount = 1", event)
     with pytest.raises(ValueError, match="parentheses"):
         project_filter_matcher("project in PROJ", event)
+
+
+async def test_delivery_log_is_capped_but_keeps_pending_deliveries() -> None:
+    site = build_site("clean")
+    hooks = site.edges.webhooks
+    hooks.config.max_logged_deliveries = 2
+    receiver = Receiver(statuses=[503])
+    async with serve(receiver.app()) as hook_base:
+        hooks.add_admin(name="x", url=f"{hook_base}/hook", events=["e"])
+        for n in range(4):
+            site.bus.publish(SimEvent("e", {"n": n}, 0))
+            await hooks.drain()
+        # The first delivery failed and waits for its retry: it stays although it is oldest.
+        assert [d.state for d in hooks.deliveries] == ["pending", "delivered"]
+        assert [json.loads(d.body)["n"] for d in hooks.deliveries] == [0, 3]
+        site.clock.advance(901)
+        await hooks.drain()
+        site.bus.publish(SimEvent("e", {"n": 4}, 0))
+        await hooks.drain()
+        assert len(hooks.deliveries) == 2
+        assert [json.loads(d.body)["n"] for d in hooks.deliveries] == [3, 4]
+    await hooks.aclose()
+
+
+async def test_a_slow_receiver_does_not_hold_up_other_deliveries() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    release_slow = asyncio.Event()
+    fast_got_it = asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        await release_slow.wait()
+        return Response(status_code=200)
+
+    async def fast(request: Request) -> Response:
+        fast_got_it.set()
+        return Response(status_code=200)
+
+    receiver = Starlette(
+        routes=[Route("/slow", slow, methods=["POST"]), Route("/fast", fast, methods=["POST"])]
+    )
+    site = build_site("clean")
+    hooks = site.edges.webhooks
+    async with serve(receiver) as base:
+        hooks.add_admin(name="slow", url=f"{base}/slow", events=["first"])
+        hooks.add_admin(name="fast", url=f"{base}/fast", events=["second"])
+        site.bus.publish(SimEvent("first", {}, 0))  # the background task starts this attempt
+        await asyncio.sleep(0)
+        site.bus.publish(SimEvent("second", {}, 0))
+        # Only a guard against hanging the suite: the fast delivery must not wait for the slow.
+        await asyncio.wait_for(fast_got_it.wait(), timeout=10)
+        assert hooks.deliveries[0].in_flight  # the slow one is still waiting on its receiver
+        release_slow.set()
+        await hooks.drain()
+        assert [d.state for d in hooks.deliveries] == ["delivered", "delivered"]
+    await hooks.aclose()

@@ -234,3 +234,66 @@ async def test_sim_reset_forgets_grants_webhooks_and_counters(app: Starlette) ->
         assert (await client.get("/_sim/ratelimit")).json()["allowed"] == 0
         # The old access token belongs to a forgotten grant.
         assert (await gw.get("/rest/api/3/myself")).status_code == 401
+
+
+async def test_basic_and_gateway_traffic_share_the_sites_burst_bucket() -> None:
+    app = make_app(profile="limited")
+    gw = await oauth_client(app)
+    async with gw, admin_client(app) as client:
+        await client.put("/_sim/faults", json={"ratelimit": {"burst_rps": {"GET": 3.0}}})
+        assert (await client.get("/rest/api/3/myself")).status_code == 200
+        assert (await gw.get("/rest/api/3/myself")).status_code == 200
+        assert (await client.get("/rest/api/3/myself")).status_code == 200
+        assert (await gw.get("/rest/api/3/myself")).status_code == 429
+
+
+async def test_datacenter_has_no_oauth_apps_or_dynamic_webhooks() -> None:
+    app = make_app(flavor="datacenter")
+    async with admin_client(app) as client:
+        assert not edges_of(app).oauth.config.clients
+        assert (await client.get("/rest/api/3/webhook")).status_code == 404
+        listed = await client.get("/rest/webhooks/1.0/webhook")
+        assert listed.status_code == 200
+        assert listed.json() == []
+
+
+async def test_per_issue_limit_counts_writes_by_id_and_by_key_together() -> None:
+    app = make_app(profile="limited")
+    async with admin_client(app) as client:
+        created = (await client.post("/rest/api/3/issue", json=ISSUE)).json()
+        edit = {"fields": {"summary": "again"}}
+        for i in range(20):
+            ref = created["id"] if i % 2 else created["key"]
+            assert (await client.put(f"/rest/api/3/issue/{ref}", json=edit)).status_code == 204
+        limited = await client.put(f"/rest/api/3/issue/{created['id']}", json=edit)
+        assert limited.status_code == 429
+        assert limited.headers["ratelimit-reason"] == "jira-per-issue-on-write"
+
+
+async def test_under_a_real_server_deliveries_drain_over_http() -> None:
+    from jirabridge.sim.server import running_sim
+
+    receiver = Receiver()
+    config = SimConfig(frozen_at=START, profile="clean")
+    async with serve(receiver.app()) as hook_base:
+        with running_sim(config) as (base_url, app):
+            runtime: SimRuntime = app.state.sim
+            auth = (runtime.admin_email, runtime.admin_token)
+            async with httpx.AsyncClient(base_url=base_url, auth=auth) as client:
+                hook = {"name": "h", "url": f"{hook_base}/hook", "events": ["jira:issue_created"]}
+                assert (await client.post("/_sim/webhooks", json=hook)).status_code == 201
+                assert (await client.post("/rest/api/3/issue", json=ISSUE)).status_code == 201
+                log = (await client.post("/_sim/webhooks/drain")).json()
+                assert [d["state"] for d in log] == ["delivered"]
+    assert len(receiver.received) == 1
+
+
+async def test_own_oauth_app_can_be_registered() -> None:
+    from jirabridge.sim.oauth import OAuthClient
+
+    mine = OAuthClient("my-client", "my-secret-" + "x" * 30)
+    app = create_sim_app(SimConfig(frozen_at=START), oauth_clients=[mine])
+    assert list(edges_of(app).oauth.config.clients) == [mine]
+    gw = await oauth_client(app)
+    async with gw:
+        assert (await gw.get("/rest/api/3/myself")).status_code == 200

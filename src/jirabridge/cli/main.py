@@ -31,16 +31,16 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, secrets, serve, users, worklogs
+    from jirabridge.cli import connections, db, demo, secrets, serve, sim, users, worklogs
 
     serve.register(app)
     db.register(app)
     demo.register(app)
+    sim.register(app)
     users.register(app)
     connections.register(app)
     secrets.register(app)
     worklogs.register(app)
-    app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
 
 
 _register_commands()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["sim"]
+__all__ = ["register", "sim"]
 
 _PROFILES = ("clean", "limited", "faulty")
 
@@ -65,3 +65,8 @@ def sim(
     typer.echo(f"  try: curl -u '{runtime.admin_email}:<token>' {base_url}/rest/api/2/myself")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[sock])
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sim`` to the root CLI."""
+    app.command()(sim)

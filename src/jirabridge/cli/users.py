@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 
-from jirabridge.cli.accounts_common import accounts_context
+from jirabridge.cli.accounts_common import accounts_context, user_by_email
 from jirabridge.cli.common import ConfigOpt, DataDirOpt, build_settings, console, handle_errors
+from jirabridge.errors import ConflictError
 from jirabridge.store.account_models import UserRole
+from jirabridge.store.accounts import AuditLog, TeamRepository
+from jirabridge.store.db import write_transaction
 
 app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
 
@@ -68,6 +71,43 @@ def create(
             return (await ctx.accounts.create_user(email=email, password=secret, role=role)).email
 
     console.print(f"created user {asyncio.run(run())}")
+
+
+@app.command("add-to-team")
+@handle_errors
+def add_to_team(
+    email: Annotated[str, typer.Option("--email", help="The user's e-mail.")],
+    team: Annotated[str, typer.Option("--team", help="Team name (created when new).")],
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a user a member of a team, so they share the team's connections."""
+    settings = build_settings(config=config, data_dir=data_dir)
+
+    async def run() -> str:
+        async with accounts_context(settings) as ctx:
+            user = await user_by_email(ctx, email)
+            async with write_transaction(ctx.sessions) as session:
+                teams = TeamRepository(session)
+                found = next(
+                    (t for t in await teams.teams_of(user.id) if t.name == team.strip()), None
+                )
+                if found is None:
+                    try:
+                        found = await teams.create(team)
+                    except ConflictError:
+                        found = await teams.by_name(team)
+                await teams.add_member(found.id, user.id)
+                await AuditLog(session).record(
+                    "team.member_added",
+                    target_type="team",
+                    target_id=found.id,
+                    details={"user_id": user.id},
+                )
+                return found.id
+
+    team_id = asyncio.run(run())
+    console.print(f"{email} is a member of team {team} ({team_id})")
 
 
 def register(root: typer.Typer) -> None:

@@ -63,6 +63,10 @@ async def link_pages(
     while next_url and (max_pages is None or pages < max_pages):
         response = await client.request("GET", next_url, params=next_params)
         pages += 1
+        if response.status_code == 204 or not response.content:
+            # GitHub answers an empty listing (e.g. contributors of an empty repo) with 204.
+            yield []
+            return
         yield _page_items(response.json(), items_key, next_url)
         next_url = response.links.get("next", {}).get("url")
         next_params = None  # the next link carries every parameter already

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +45,10 @@ R = TypeVar("R")
 _APP_NAME: Final = "jirabridge"
 _PING_TIMEOUT_SEC: Final = 5.0
 _LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+_FINAL_STATES: Final = frozenset(
+    {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
+)
+_STATES: Final = _FINAL_STATES | {"ENQUEUED", "DELAYED", "PENDING"}
 
 
 def system_database_url(url: str) -> str:
@@ -169,7 +173,7 @@ class JobStatus:
     @property
     def finished(self) -> bool:
         """Whether the workflow has reached a final state."""
-        return self.state in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+        return self.state in _FINAL_STATES
 
 
 class JobHandle(Generic[R]):
@@ -384,6 +388,63 @@ class JobEngine:
         self._require_launched()
         found = await DBOS.get_workflow_status_async(workflow_id)
         return None if found is None else JobStatus._from_dbos(found)
+
+    async def list_jobs(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        id_prefix: str | None = None,
+        limit: int = 100,
+    ) -> list[JobStatus]:
+        """Workflows matching every filter given, newest first (for status pages).
+
+        ``states`` are :attr:`JobStatus.state` values; ``id_prefix`` matches the start of the
+        workflow id (ids from :func:`~jirabridge.jobs.ids.workflow_id` start with their kind).
+        Inputs and outputs are not loaded.
+        """
+        self._require_launched()
+        if not 1 <= limit <= 10_000:
+            raise ValidationError("limit must be between 1 and 10000")
+        unknown = set(states or ()) - _STATES
+        if unknown:
+            raise ValidationError(f"unknown job states: {', '.join(sorted(unknown))}")
+        found = await DBOS.list_workflows_async(
+            status=list(states) if states else None,
+            queue_name=queue,
+            name=name,
+            workflow_id_prefix=id_prefix,
+            limit=limit,
+            sort_desc=True,
+            load_input=False,
+            load_output=False,
+        )
+        return [JobStatus._from_dbos(status) for status in found]
+
+    async def prune_finished(self, finished_before: datetime, *, batch: int = 500) -> int:
+        """Delete up to ``batch`` workflows that finished before ``finished_before``.
+
+        DBOS keeps every workflow's inputs, outputs and steps until told otherwise; call this
+        periodically (e.g. from a scheduled job) until it returns 0. Returns how many were
+        deleted. Unfinished workflows are never touched.
+        """
+        self._require_launched()
+        if finished_before.tzinfo is None:
+            raise ValidationError("finished_before must be timezone-aware")
+        if not 1 <= batch <= 10_000:
+            raise ValidationError("batch must be between 1 and 10000")
+        found = await DBOS.list_workflows_async(
+            status=sorted(_FINAL_STATES),
+            completed_before=finished_before.isoformat(),
+            limit=batch,
+            load_input=False,
+            load_output=False,
+        )
+        ids = [status.workflow_id for status in found]
+        if ids:
+            await DBOS.delete_workflows_async(ids, delete_children=True)
+        return len(ids)
 
     async def handle(self, workflow_id: str) -> JobHandle[Any]:
         """A handle on an existing workflow; :class:`~jirabridge.errors.NotFoundError` if none."""

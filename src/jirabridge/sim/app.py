@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jirabridge.sim import agile, routes_issues, routes_meta, routes_search, routes_worklogs
@@ -23,7 +24,10 @@ from jirabridge.sim.clock import SimClock
 from jirabridge.sim.edges import EdgeConfig, SimEdges, edges_for_site
 from jirabridge.sim.errors import SimHTTPError, jira_error_body
 from jirabridge.sim.events import EventBus
+from jirabridge.sim.oauth import OAuthClient
+from jirabridge.sim.params import rules_for
 from jirabridge.sim.seed import SeedSpec, seed_site
+from jirabridge.sim.spec import load_specs
 from jirabridge.sim.state import SimSite
 from jirabridge.sim.web import SimRoute, authenticate, endpoint, json_response
 
@@ -88,6 +92,8 @@ class SimRuntime:
         """Forget everything and seed again (same seed -> same site)."""
         self.site.clear()
         self.requests.clear()
+        # Seeded data is indexed at once; the configured lag applies to later writes only.
+        self.site.set_search_lag(0.0)
         if self.edges is not None:
             self.edges.reset()
         seed_site(
@@ -130,9 +136,6 @@ class SimRuntime:
                 self.edges.oauth.move_site(cloud_id, self.site.base_url + suffix)
 
 
-Handler = Callable[..., Any]
-
-
 def _api_routes(
     prefix: str,
     table: list[tuple[str, str, Any, int]],
@@ -144,10 +147,26 @@ def _api_routes(
 ) -> list[SimRoute]:
     routes = []
     for method, path, handler, status in table:
+        # v2 and Data Center routes follow the same parameter rules as Cloud v3.
+        rules_spec = spec or ("software" if prefix.startswith("/rest/agile") else "platform")
+        rules_path = (spec_prefix or prefix.replace("/rest/api/2", "/rest/api/3")) + path
+        rules = rules_for(rules_spec, rules_path, method)
+        body_check = None
+        if method in ("POST", "PUT") and not (version == "2" and rules_spec == "platform"):
+            # v3 and agile bodies are checked against the spec; v2 bodies differ (strings for
+            # ADF) and there is no v2 spec in the project.
+            body_check = load_specs().body_checker(rules_spec, rules_path, method)
         routes.append(
             SimRoute(
                 prefix + path,
-                endpoint(handler, version=version, auth=auth, status=status),
+                endpoint(
+                    handler,
+                    version=version,
+                    auth=auth,
+                    status=status,
+                    rules=rules,
+                    body_check=body_check,
+                ),
                 methods=[method],
                 spec=spec,
                 spec_path=(spec_prefix + path) if spec_prefix is not None else None,
@@ -255,12 +274,16 @@ def create_sim_app(
     *,
     middleware: list[Middleware] | None = None,
     edges: EdgeConfig | None = None,
+    oauth_clients: Sequence[OAuthClient] | None = None,
+    extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     """A Starlette app serving one simulated site; its runtime is ``app.state.sim``.
 
     The edges (OAuth gateway, rate limits, faults; :mod:`jirabridge.sim.edges`) wrap the REST
-    routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given;
-    ``middleware`` goes inside them (outermost first), and spec validation innermost.
+    routes, configured from ``config.profile`` and ``config.seed`` unless ``edges`` is given
+    (``oauth_clients`` registers your own OAuth apps instead of the seed-derived one);
+    ``middleware`` goes inside them (outermost first), and spec validation innermost;
+    ``extra_routes`` are served before the REST routes.
     """
     from jirabridge.sim import inspect as inspect_api
     from jirabridge.sim import persist
@@ -278,6 +301,7 @@ def create_sim_app(
         authenticate_admin=lambda request: _admin_caller(request, runtime),
         # A frozen clock means a test drives time: injected latency must not cost real time.
         sleep=_no_sleep if config.frozen_at is not None else asyncio.sleep,
+        oauth_clients=oauth_clients,
     )
     runtime.edges = sim_edges
     runtime.apply_search_lag()
@@ -300,7 +324,12 @@ def create_sim_app(
 
         stack.append(Middleware(ValidatingMiddleware))
     app = Starlette(
-        routes=[*inspect_api.routes(), *sim_edges.routes(), *build_routes(config.flavor)],
+        routes=[
+            *inspect_api.routes(),
+            *sim_edges.routes(),
+            *(extra_routes or []),
+            *build_routes(config.flavor),
+        ],
         middleware=stack,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed, 500: _server_error},

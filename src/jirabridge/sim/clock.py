@@ -29,6 +29,21 @@ class SimClock:
         """The simulated current time, tz-aware UTC."""
         return datetime.fromtimestamp(self.time(), tz=UTC)
 
+    @property
+    def frozen(self) -> bool:
+        """Whether the clock stands still (moves only with :meth:`advance`)."""
+        return self._frozen_at is not None
+
+    @property
+    def offset(self) -> float:
+        """Seconds the clock has been advanced in total."""
+        return self._offset
+
+    def freeze(self) -> None:
+        """Stop the clock at the current simulated time (tests: no wall time leaks in)."""
+        if self._frozen_at is None:
+            self._frozen_at = self.time() - self._offset
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward (never back: Jira's clock does not go back either)."""
         if seconds < 0:

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -143,13 +143,21 @@ class SimEdges:
         self.webhooks.reset()
 
     def routes(self) -> list[BaseRoute]:
-        """Every route the edges serve (OAuth, Jira webhook REST, ``/_sim/...``)."""
+        """Every route the edges serve (OAuth, Jira webhook REST, ``/_sim/...``).
+
+        Without OAuth apps (a Data Center site) there are no OAuth dynamic webhooks either.
+        """
+        jira_routes = self.webhooks.jira_routes()
+        if not self.config.oauth.clients:
+            jira_routes = [
+                r for r in jira_routes if not getattr(r, "path", "").startswith("/rest/api/3/")
+            ]
         return [
             *self.oauth.routes(),
             *self.limiter.routes(),
             Route("/_sim/faults", self.faults_endpoint, methods=["GET", "PUT", "POST"]),
             *self.webhooks.sim_routes(),
-            *(_spec_route(r) for r in self.webhooks.jira_routes()),
+            *(_spec_route(r) for r in jira_routes),
         ]
 
     def middleware(self) -> list[Middleware]:
@@ -300,14 +308,18 @@ def edges_for_site(
     config: EdgeConfig | None = None,
     authenticate_admin: AdminAuthenticator | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    oauth_clients: Sequence[OAuthClient] | None = None,
 ) -> SimEdges:
     """The edges of the simulator core's site.
 
-    Unless ``config`` says otherwise: the profile and seed of the site, the app of
+    Unless ``config`` says otherwise: the profile and seed of the site and, on Cloud, the app of
     :func:`default_oauth_client`, the site itself plus a second one to choose from on the
     consent page (both served by the same data), and the seeded admin as the consenting user.
-    ``sleep`` is how injected latency waits.
+    ``sleep`` is how injected latency waits; ``oauth_clients`` replaces the default app.
     """
+    if config is None and not site.is_cloud:
+        # Data Center has no Atlassian 3LO, gateway or dynamic webhooks.
+        config = EdgeConfig(profile=profile, seed=seed)
     if config is None:
         admin = next((u for u in site.users.values() if u.admin), None)
         base = site.base_url.rstrip("/")
@@ -315,7 +327,7 @@ def edges_for_site(
             profile=profile,
             seed=seed,
             oauth=OAuthConfig(
-                clients=[default_oauth_client(seed)],
+                clients=list(oauth_clients or [default_oauth_client(seed)]),
                 sites=[
                     OAuthSite(site.cloud_id, "Simulated Jira", base),
                     OAuthSite(
@@ -342,6 +354,13 @@ def edges_for_site(
         on_change=sync_search_lag,
         sleep=sleep,
     )
+    edges.limiter.default_site = site.cloud_id
+
+    def issue_identity(ref: str) -> str:
+        issue = site.find_issue(ref)
+        return str(issue.id) if issue is not None else ref
+
+    edges.limiter.issue_identity = issue_identity
     edges.site_suffixes = {
         s.cloud_id: s.url[len(site.base_url.rstrip("/")) :]
         for s in config.oauth.sites

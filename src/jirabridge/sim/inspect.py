@@ -145,13 +145,11 @@ async def clock(request: Request) -> Response:
         try:
             data = await _body(request)
             if data.get("freeze"):
-                runtime.clock._frozen_at = runtime.clock.time() - runtime.clock._offset
+                runtime.clock.freeze()
             runtime.clock.advance(float(data.get("advance", 0)))
         except (ValueError, TypeError) as exc:
             return _bad(f"bad clock request: {exc}")
-    return json_response(
-        {"now": runtime.site.now_ms(), "frozen": runtime.clock._frozen_at is not None}
-    )
+    return json_response({"now": runtime.site.now_ms(), "frozen": runtime.clock.frozen})
 
 
 async def config(request: Request) -> Response:

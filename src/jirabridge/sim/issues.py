@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ from jirabridge.sim.model import (
     FIELD_RANK,
     FIELD_SPRINT,
     FIELD_STORY_POINTS,
+    ISSUE_TYPES,
     PRIORITIES,
     TRANSITIONS,
     ChangeGroup,
@@ -398,7 +400,7 @@ def create_issue(
     type_ref = fields.get("issuetype")
     itype = None
     if isinstance(type_ref, dict):
-        for t in site_types():
+        for t in ISSUE_TYPES:
             if type_ref.get("id") == t.id or (type_ref.get("name") or "").lower() == t.name.lower():
                 itype = t
     if itype is None:
@@ -462,13 +464,6 @@ def create_issue(
     return issue
 
 
-def site_types() -> tuple[Any, ...]:
-    """The site's issue types."""
-    from jirabridge.sim.model import ISSUE_TYPES
-
-    return ISSUE_TYPES
-
-
 def edit_issue(
     site: SimSite,
     issue: Issue,
@@ -484,8 +479,6 @@ def edit_issue(
     if not isinstance(update, dict):
         raise SimHTTPError(400, ["'update' must be an object."])
     # Work on a copy so a refused edit leaves the issue untouched (Jira is all or nothing).
-    import copy
-
     draft = copy.copy(issue)
     draft.labels = list(issue.labels)
     draft.sprint_ids = list(issue.sprint_ids)

@@ -332,6 +332,8 @@ class _Parser:
                 self.take()
                 args: list[str] = []
                 while self.peek().kind != "rparen":
+                    if self.peek().kind == "eof":
+                        raise self.error("')'")
                     arg = self.take()
                     if arg.kind not in ("word", "string"):
                         raise self.error("a function argument")

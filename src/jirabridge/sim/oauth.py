@@ -333,7 +333,7 @@ class OAuthServer:
         """``POST /oauth/token``: the two grants, JSON or form-encoded body."""
         try:
             params = await _token_params(request)
-            client = self._authenticate_client(params, request)
+            client = self._authenticate_client(params)
             grant_type = params.get("grant_type")
             if grant_type == "authorization_code":
                 return JSONResponse(self._exchange_code(params, client))
@@ -343,7 +343,7 @@ class OAuthServer:
         except OAuthError as exc:
             return exc.response()
 
-    def _authenticate_client(self, params: Mapping[str, str], request: Request) -> OAuthClient:
+    def _authenticate_client(self, params: Mapping[str, str]) -> OAuthClient:
         client_id = params.get("client_id", "")
         client_secret = params.get("client_secret", "")
         client = self._clients.get(client_id)

@@ -10,6 +10,7 @@ from jirabridge.sim.state import LINK_TYPES, SimSite
 
 __all__ = [
     "comment_event",
+    "issue_commented_event",
     "issue_deleted_event",
     "issue_event",
     "issuelink_event",
@@ -56,6 +57,21 @@ def issue_event(
     if changelog is not None:
         body["changelog"] = changelog
     return body
+
+
+def issue_commented_event(
+    site: SimSite, issue: Issue, comment: Comment, actor: str
+) -> dict[str, Any]:
+    """The ``jira:issue_updated`` Jira sends beside ``comment_created`` (``issue_commented``)."""
+    r = Renderer(site, "2")
+    return {
+        "timestamp": site.now_ms(),
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_commented",
+        "user": r.user_by_id(actor),
+        "issue": _issue(site, issue),
+        "comment": r.comment(comment),
+    }
 
 
 def issue_deleted_event(site: SimSite, issue: Issue, actor: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def save(runtime: SimRuntime, path: Path) -> None:
         "format": _FORMAT,
         "flavor": site.flavor,
         "counters": site.counters(),
-        "clockOffset": runtime.clock._offset,
+        "clockOffset": runtime.clock.offset,
         "users": [dataclasses.asdict(u) for u in site.users.values()],
         "projects": [dataclasses.asdict(p) for p in site.projects.values()],
         "issues": [dataclasses.asdict(i) for i in site.issues.values()],
@@ -79,5 +79,5 @@ def load(runtime: SimRuntime, path: Path) -> None:
     site.sprints = {s["id"]: Sprint(**s) for s in data["sprints"]}
     site.deleted_worklogs = [(int(a), int(b)) for a, b in data["deletedWorklogs"]]
     site.restore_counters(data["counters"])
-    runtime.clock.advance(max(0.0, float(data.get("clockOffset", 0.0)) - runtime.clock._offset))
+    runtime.clock.advance(max(0.0, float(data.get("clockOffset", 0.0)) - runtime.clock.offset))
     site.rebuild_derived()

@@ -11,6 +11,7 @@ from jirabridge.sim.model import (
     FIELD_RANK,
     FIELD_SPRINT,
     FIELD_STORY_POINTS,
+    ISSUE_TYPES,
     TRANSITIONS,
     Board,
     ChangeGroup,
@@ -187,14 +188,10 @@ class Renderer:
         if full:
             out["description"] = ""
             out["lead"] = self.user_by_id(project.lead)
-            out["issueTypes"] = [self.issue_type(t) for t in self.site_issue_types()]
+            out["issueTypes"] = [self.issue_type(t) for t in ISSUE_TYPES]
             out["style"] = "classic"
             out["isPrivate"] = False
         return out
-
-    def site_issue_types(self) -> list[IssueTypeDef]:
-        """Issue types of every project (one scheme for the whole site)."""
-        from jirabridge.sim.model import ISSUE_TYPES
 
         return list(ISSUE_TYPES)
 
@@ -527,8 +524,9 @@ class Renderer:
             "updateAuthor": self.user_by_id(comment.update_author),
             "created": jira_datetime(comment.created_ms),
             "updated": jira_datetime(comment.updated_ms),
-            "jsdPublic": True,
         }
+        if self.site.is_cloud:
+            out["jsdPublic"] = True
         if comment.visibility:
             out["visibility"] = comment.visibility
         if expand_properties:

@@ -46,6 +46,9 @@ def bulk_create(ctx: Ctx) -> Any:
     # Even a refused call answers in the CreatedIssues shape, as the spec declares for 400.
     if not isinstance(updates, list):
         return 400, _bulk_refusal("issueUpdates must be a list.", 0)
+    problems = ctx.body_check(ctx.body) if ctx.body_check is not None else []
+    if problems:
+        return 400, _bulk_refusal("Invalid request payload: " + "; ".join(problems[:3]), 0)
     if len(updates) > _MAX_BULK_CREATE:
         message = f"Bulk create is limited to {_MAX_BULK_CREATE} issues per request."
         return 400, _bulk_refusal(message, _MAX_BULK_CREATE)
@@ -72,6 +75,9 @@ def bulk_create(ctx: Ctx) -> Any:
     return (201 if created else 400), result
 
 
+bulk_create.checks_body_itself = True  # type: ignore[attr-defined]
+
+
 def get_issue(ctx: Ctx) -> Any:
     issue = ctx.site.get_issue(ctx.path["issueIdOrKey"])
     fields = ctx.multi("fields") or None
@@ -84,7 +90,7 @@ def edit_issue(ctx: Ctx) -> Any:
     issue = ctx.site.get_issue(ctx.path["issueIdOrKey"])
     ops.edit_issue(ctx.site, issue, ctx.body_dict(), ctx.version, ctx.user)
     if ctx.bool_param("returnIssue", False):
-        return ctx.r.issue(issue, expand=_expand(ctx))
+        return 200, ctx.r.issue(issue, expand=_expand(ctx))
     return None
 
 
@@ -192,6 +198,11 @@ def add_comment(ctx: Ctx) -> Any:
         payloads.comment_event(site, "comment_created", issue, comment),
         issue=issue,
     )
+    site.emit(
+        "jira:issue_updated",
+        payloads.issue_commented_event(site, issue, comment, ctx.user),
+        issue=issue,
+    )
     return 201, ctx.r.comment(comment)
 
 
@@ -275,8 +286,9 @@ def set_issue_property(ctx: Ctx) -> Any:
 def delete_issue_property(ctx: Ctx) -> Any:
     issue = ctx.site.get_issue(ctx.path["issueIdOrKey"])
     key = ctx.path["propertyKey"]
-    if issue.properties.pop(key, None) is None and key not in issue.properties:
-        pass
+    if key not in issue.properties:
+        raise SimHTTPError(404, [f"The property with key '{key}' does not exist."])
+    del issue.properties[key]
     ctx.site.reindex(issue)
 
 

@@ -8,6 +8,7 @@ from jirabridge.sim import worklogs as ops
 from jirabridge.sim.errors import SimHTTPError
 from jirabridge.sim.model import Issue, Worklog
 from jirabridge.sim.routes_issues import _check_property, _expand
+from jirabridge.sim.web import INVALID_PAYLOAD as _INVALID_PAYLOAD
 from jirabridge.sim.web import Ctx
 
 __all__ = ["ROUTES"]
@@ -45,8 +46,17 @@ def list_worklogs(ctx: Ctx) -> Any:
     }
 
 
+def _check(ctx: Ctx, *, creating: bool) -> None:
+    """Jira's worklog messages first, then the spec's (the spec cannot say which field)."""
+    ops.check_body(ctx.body_dict(), ctx.version, creating=creating)
+    problems = ctx.body_check(ctx.body) if ctx.body_check is not None else []
+    if problems:
+        raise SimHTTPError(400, [_INVALID_PAYLOAD, *problems[:3]])
+
+
 def add_worklog(ctx: Ctx) -> Any:
     issue = _issue(ctx)
+    _check(ctx, creating=True)
     worklog = ops.add_worklog(ctx.site, issue, ctx.body_dict(), ctx.params, ctx.version, ctx.user)
     return 201, ctx.r.worklog(worklog, expand_properties="properties" in _expand(ctx))
 
@@ -58,8 +68,13 @@ def get_worklog(ctx: Ctx) -> Any:
 
 def update_worklog(ctx: Ctx) -> Any:
     issue, worklog = _worklog(ctx)
+    _check(ctx, creating=False)
     ops.update_worklog(ctx.site, issue, worklog, ctx.body_dict(), ctx.params, ctx.version, ctx.user)
     return ctx.r.worklog(worklog, expand_properties="properties" in _expand(ctx))
+
+
+add_worklog.checks_body_itself = True  # type: ignore[attr-defined]
+update_worklog.checks_body_itself = True  # type: ignore[attr-defined]
 
 
 def delete_worklog(ctx: Ctx) -> Any:

@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jirabridge.sim.errors import SimConformanceError
 from jirabridge.sim.formats import JIRA_DATETIME_RE
 
-__all__ = ["Operation", "SpecSet", "ValidatingMiddleware", "load_specs"]
+__all__ = ["BodyChecker", "Operation", "SpecSet", "ValidatingMiddleware", "load_specs"]
+
+#: Lists the problems of a request body against the spec (empty when it conforms).
+BodyChecker = Callable[[Any], list[str]]
 
 _SPEC_DIR = Path(__file__).parent / "specs"
 _FILES = {
@@ -134,21 +137,44 @@ class SpecSet:
                     problems.append(f"query parameter {name!r} is required")
                 continue
             schema = param.get("schema", {})
-            if schema.get("type") == "object":
+            items = schema.get("items", {})
+            scalar_items = items.get("type") in ("string", "integer", "number", "boolean")
+            if schema.get("type") == "object" or (
+                schema.get("type") == "array" and not scalar_items
+            ):
                 # Form-encoded object parameters cannot be rebuilt from a query string, and the
                 # software spec declares plain comma lists (board sprint ``state``) this way.
                 continue
+            pointer = f"{op.pointer}/parameters/{index}/schema"
+            if schema.get("type") == "array":
+                # Repeated (id=1&id=2) or comma-separated (fields=a,b) are both Jira's forms;
+                # each item is checked (Jira drops duplicates and blanks rather than refusing).
+                v = self.validator(f"{pointer}/items", write=True)
+                for item in (p for value in values for p in value.split(",") if p):
+                    coerced = _coerce(item, items)
+                    problems += [f"query {name}: {e.message}" for e in _errors(v, coerced)]
+                continue
+            v = self.validator(pointer, write=True)
             for value in values:
                 coerced = _coerce(value, schema)
-                v = self.validator(f"{op.pointer}/parameters/{index}/schema", write=True)
                 problems += [f"query {name}: {e.message}" for e in _errors(v, coerced)]
-        content = op.raw.get("requestBody", {}).get("content", {})
-        if body is not None and "application/json" in content:
-            v = self.validator(
-                f"{op.pointer}/requestBody/content/application~1json/schema", write=True
-            )
-            problems += [f"body {list(e.absolute_path)}: {e.message}" for e in _errors(v, body)]
+        problems += self.body_errors(op, body)
         return problems
+
+    def body_errors(self, op: Operation, body: Any) -> list[str]:
+        """Problems with a JSON request body (none when the operation takes no JSON body)."""
+        content = op.raw.get("requestBody", {}).get("content", {})
+        if body is None or "application/json" not in content:
+            return []
+        v = self.validator(f"{op.pointer}/requestBody/content/application~1json/schema", write=True)
+        return [f"body {list(e.absolute_path)}: {e.message}" for e in _errors(v, body)]
+
+    def body_checker(self, spec: str, path: str, method: str) -> BodyChecker | None:
+        """A function listing what is wrong with a body for this operation, if it takes one."""
+        op = self.operation(spec, path, method)
+        if op is None or "application/json" not in op.raw.get("requestBody", {}).get("content", {}):
+            return None
+        return functools.partial(self.body_errors, op)
 
     def response_errors(self, op: Operation, status: int, body: Any) -> list[str]:
         """Problems with a response: undeclared status, or a body that breaks its schema."""
@@ -159,6 +185,10 @@ class SpecSet:
             else ("default" if "default" in responses else None)
         )
         if key is None:
+            # The specs list only the common error statuses; any other 4xx must still be in
+            # Jira's error shape. An undeclared success or server error is a real mismatch.
+            if 400 <= status < 500:
+                return _error_shape_problems(body)
             return [f"status {status} is not declared for {op.method.upper()} {op.path}"]
         content = responses[key].get("content", {})
         if (
@@ -173,6 +203,19 @@ class SpecSet:
         return [f"response {list(e.absolute_path)}: {e.message}" for e in _errors(v, body)]
 
 
+def _error_shape_problems(body: Any) -> list[str]:
+    if not isinstance(body, dict) or set(body) != {"errorMessages", "errors"}:
+        return [f"error body is not Jira's errorMessages/errors shape: {body!r:.200}"]
+    messages, errors = body["errorMessages"], body["errors"]
+    if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+        return ["errorMessages must be a list of strings"]
+    if not isinstance(errors, dict) or not all(isinstance(v, str) for v in errors.values()):
+        return ["errors must map field names to strings"]
+    if not messages and not errors:
+        return ["an error body must say what is wrong"]
+    return []
+
+
 def _errors(validator: Any, instance: Any) -> Iterator[SchemaError]:
     yield from validator.iter_errors(instance)
 
@@ -183,8 +226,6 @@ def _coerce(value: str, schema: dict[str, Any]) -> Any:
         return int(value)
     if kind == "boolean" and value in ("true", "false"):
         return value == "true"
-    if kind == "array":
-        return value.split(",")
     return value
 
 

@@ -105,6 +105,8 @@ class SimSite:
         self.event_log: list[SimEvent] = []
         self.index = SearchIndex()
         self._counters: dict[str, int] = {}
+        #: Authorization header -> principal, for the hot path; cleared when users change.
+        self.auth_cache: dict[str, Any] = {}
         #: While true (seeding), changes publish no events.
         self.muted = False
         self.custom_fields: dict[str, tuple[str, str]] = {
@@ -165,6 +167,7 @@ class SimSite:
 
     def add_user(self, user: User) -> User:
         """Register a user under its site identity."""
+        self.auth_cache.clear()
         self.users[self.user_id(user)] = user
         return user
 
@@ -210,7 +213,8 @@ class SimSite:
                     if value in (user.name, user.key):
                         return user.key
                 raise SimHTTPError(400, errors={field_name: f"User '{value}' does not exist."})
-        return None
+        # Data Center names users by name or key; an accountId alone names nobody.
+        raise SimHTTPError(400, errors={field_name: "Specify the user by 'name' or 'key'."})
 
     def user_by_login(self, login: str) -> User | None:
         """Look a user up by email (Cloud basic auth) or username (Data Center)."""
@@ -368,6 +372,7 @@ class SimSite:
 
     def clear(self) -> None:
         """Forget every record (users included)."""
+        self.auth_cache.clear()
         self.users.clear()
         self.projects.clear()
         self.issues.clear()

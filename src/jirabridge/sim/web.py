@@ -15,10 +15,12 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from jirabridge.sim.errors import SimHTTPError, jira_error_body
+from jirabridge.sim.params import ParamRule, check_query
 from jirabridge.sim.render import Renderer
 from jirabridge.sim.state import SimSite
 
 __all__ = [
+    "INVALID_PAYLOAD",
     "Ctx",
     "Principal",
     "SimRoute",
@@ -50,6 +52,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
+_LONG_PARAMS = frozenset({"since", "startedAfter", "startedBefore"})
 _NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 
 
@@ -92,6 +96,19 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
         if optional:
             return None
         raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    cached = site.auth_cache.get(header)
+    if isinstance(cached, Principal):
+        return cached
+    principal = _from_header(header, site)
+    if principal is None:
+        raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    # Credentials only change with the user set, which clears the cache (hot path: no decode).
+    if len(site.auth_cache) < 10_000:
+        site.auth_cache[header] = principal
+    return principal
+
+
+def _from_header(header: str, site: SimSite) -> Principal | None:
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme == "basic":
@@ -100,7 +117,7 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
                 base64.b64decode(value.strip(), validate=True).decode().partition(":")
             )
         except (binascii.Error, UnicodeDecodeError):
-            raise SimHTTPError(401, [_NOT_AUTHENTICATED]) from None
+            return None
         user = site.user_by_login(login) if sep else None
         if user is not None and user.active:
             ok = secret == user.api_token if site.is_cloud else secret == user.password
@@ -111,7 +128,7 @@ def authenticate(request: Request, site: SimSite, *, optional: bool = False) -> 
         for user in site.users.values():
             if token and token in user.pats and user.active:
                 return Principal(site.user_id(user), "pat")
-    raise SimHTTPError(401, [_NOT_AUTHENTICATED])
+    return None
 
 
 @dataclass
@@ -125,6 +142,7 @@ class Ctx:
     body: Any = None
     params: dict[str, str] = field(default_factory=dict)
     path: dict[str, str] = field(default_factory=dict)
+    body_check: Callable[[Any], list[str]] | None = None
 
     @property
     def user(self) -> str:
@@ -147,11 +165,13 @@ class Ctx:
         if raw is None or raw == "":
             return default
         try:
-            value = int(raw)
+            value: int | None = int(raw)
         except ValueError:
-            raise SimHTTPError(
-                400, [f"The value '{raw}' is invalid for parameter '{name}'."]
-            ) from None
+            value = None
+        # Jira's parameters are Java ints (longs for epoch times): out of range is a 400.
+        limit = 2**63 if name in _LONG_PARAMS else 2**31
+        if value is None or not -limit <= value < limit:
+            raise SimHTTPError(400, [f"The value '{raw}' is invalid for parameter '{name}'."])
         return max(value, minimum)
 
     def bool_param(self, name: str, default: bool) -> bool:
@@ -199,9 +219,23 @@ class SimRoute(Route):
 
 
 def endpoint(
-    handler: Handler, *, version: str, auth: str = "required", status: int = 200
+    handler: Handler,
+    *,
+    version: str,
+    auth: str = "required",
+    status: int = 200,
+    rules: dict[str, ParamRule] | None = None,
+    body_check: Callable[[Any], list[str]] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a sync handler: parse body and params, authenticate, turn the result into JSON."""
+    """Wrap a sync handler: parse body and params, authenticate, turn the result into JSON.
+
+    ``rules`` are the spec's query-parameter constraints and ``body_check`` lists what is
+    wrong with a JSON body against the spec: either makes the request a 400, as the contract
+    says, before the handler runs.
+    """
+
+    # A handler may answer bad bodies in its own shape (bulk create): it then gets the checker.
+    own_body_check = getattr(handler, "checks_body_itself", False)
 
     async def run(request: Request) -> Response:
         site: SimSite = request.app.state.sim.site
@@ -228,7 +262,14 @@ def endpoint(
                 body,
                 dict(request.query_params),
                 dict(request.path_params),
+                body_check,
             )
+            if rules:
+                check_query(rules, request.query_params)
+            if body_check is not None and body is not None and not own_body_check:
+                problems = body_check(body)
+                if problems:
+                    raise SimHTTPError(400, [INVALID_PAYLOAD, *problems[:3]])
             result = handler(ctx)
         except SimHTTPError as exc:
             return json_response(exc.body(), exc.status, exc.headers or None)

@@ -27,6 +27,7 @@ answers are final. Every attempt is logged at ``GET /_sim/webhooks/deliveries``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -106,6 +107,8 @@ class WebhookConfig:
     """Delivery and registration settings (seconds on the SimClock unless said otherwise)."""
 
     max_retries: int = 5
+    #: The delivery log keeps this many deliveries (pending ones are never dropped).
+    max_logged_deliveries: int = 10_000
     retry_delay_seconds: tuple[float, float] = (300.0, 900.0)
     dynamic_ttl_seconds: float = 30 * 86400.0
     max_dynamic_per_user: int = 5
@@ -290,9 +293,12 @@ class WebhookDispatcher:
         self._rng = random.Random(self.config.seed)  # noqa: S311 - simulation, reproducible
         self.admin_hooks: dict[int, AdminWebhook] = {}
         self.dynamic_hooks: dict[int, DynamicWebhook] = {}
-        self.deliveries: list[Delivery] = []
+        #: The delivery log, oldest first (capped; see ``max_logged_deliveries``).
+        self.deliveries: collections.deque[Delivery] = collections.deque()
+        self._pending: list[Delivery] = []
         self._next_id = 1
         self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._inflight: set[asyncio.Task[None]] = set()
@@ -450,7 +456,19 @@ class WebhookDispatcher:
     ) -> None:
         identifier = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        self.deliveries.append(Delivery(identifier, kind, hook_id, name, url, data, next_at=now))
+        delivery = Delivery(identifier, kind, hook_id, name, url, data, next_at=now)
+        self.deliveries.append(delivery)
+        self._pending.append(delivery)
+        excess = len(self.deliveries) - self.config.max_logged_deliveries
+        if excess > 0:
+            # Forget the oldest finished deliveries; pending ones still have work to do.
+            kept: collections.deque[Delivery] = collections.deque()
+            for item in self.deliveries:
+                if excess > 0 and item.state != "pending":
+                    excess -= 1
+                else:
+                    kept.append(item)
+            self.deliveries = kept
         self._kick()
 
     # -- delivery -------------------------------------------------------------------------------
@@ -470,32 +488,37 @@ class WebhookDispatcher:
         assert self._wake is not None
         while True:
             self._wake.clear()
-            await self.run_due()
-            pending = [d.next_at for d in self.deliveries if d.state == "pending"]
-            wait = self.config.poll_interval_seconds
-            if pending:
-                wait = min(wait, max(0.0, min(pending) - self.clock.time()))
-            if not pending:
+            # Start what is due without waiting for it: a slow receiver must not hold up the
+            # others. A finished attempt wakes this loop again (see _start_due).
+            self._start_due()
+            waiting = [d.next_at for d in self._pending if not d.in_flight]
+            if not waiting:
                 await self._wake.wait()
                 continue
+            wait = min(self.config.poll_interval_seconds, min(waiting) - self.clock.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
 
-    async def run_due(self) -> int:
-        """Attempt every delivery that is due now; returns how many attempts were made."""
+    def _start_due(self) -> list[asyncio.Task[None]]:
         now = self.clock.time()
-        due = [
-            d
-            for d in self.deliveries
-            if d.state == "pending" and not d.in_flight and d.next_at <= now
-        ]
+        due = [d for d in self._pending if not d.in_flight and d.next_at <= now]
         tasks = []
         for delivery in due:
             delivery.in_flight = True
             task = asyncio.ensure_future(self._attempt(delivery))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._attempt_done)
             tasks.append(task)
+        return tasks
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run_due(self) -> int:
+        """Attempt every delivery that is due now and wait for them; returns how many."""
+        tasks = self._start_due()
         if tasks:
             await asyncio.gather(*tasks)
         return len(tasks)
@@ -516,15 +539,20 @@ class WebhookDispatcher:
         now = self.clock.time()
         delivery.attempts.append(_Attempt(now, delivery.retries, status, error))
         if status is not None and 200 <= status < 300:
-            delivery.state = "delivered"
+            self._finish(delivery, "delivered")
             return
         retryable = status is None or status >= 500 or status in _RETRY_STATUSES
         if not retryable or delivery.retries >= self.config.max_retries:
-            delivery.state = "failed"
+            self._finish(delivery, "failed")
             return
         delivery.retries += 1
         low, high = self.config.retry_delay_seconds
         delivery.next_at = now + self._rng.uniform(low, high)
+
+    def _finish(self, delivery: Delivery, state: Literal["delivered", "failed"]) -> None:
+        delivery.state = state
+        with contextlib.suppress(ValueError):  # reset() may have forgotten it meanwhile
+            self._pending.remove(delivery)
 
     async def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
         if self.faults is not None and self.faults.webhook_delivery_fails():
@@ -540,10 +568,14 @@ class WebhookDispatcher:
         auth = self._auth_header(delivery)
         if auth is not None:
             headers[auth[0]] = auth[1]
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # An httpx client is bound to the event loop it first ran in; tests may drain from
+            # a new loop per test, so each loop gets its own.
             self._client = httpx.AsyncClient(
                 transport=self._transport, timeout=self.config.timeout_seconds, trust_env=False
             )
+            self._client_loop = loop
         try:
             response = await self._client.post(delivery.url, content=delivery.body, headers=headers)
         except httpx.HTTPError as exc:
@@ -588,6 +620,7 @@ class WebhookDispatcher:
         self.admin_hooks.clear()
         self.dynamic_hooks.clear()
         self.deliveries.clear()
+        self._pending.clear()
         self._next_id = 1
 
     # -- HTTP: Jira's admin REST, the dynamic API and /_sim/ ------------------------------------

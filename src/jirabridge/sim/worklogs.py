@@ -11,7 +11,7 @@ from jirabridge.sim.issues import parse_body
 from jirabridge.sim.model import ChangeItem, Issue, Worklog
 from jirabridge.sim.state import SimSite
 
-__all__ = ["add_worklog", "delete_worklog", "update_worklog"]
+__all__ = ["add_worklog", "check_body", "delete_worklog", "find_worklog", "update_worklog"]
 
 _DATE_FORMAT_MESSAGE = (
     "Invalid date format. Please enter the date in the format \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\"."
@@ -165,6 +165,15 @@ def add_worklog(
         meta={"notifyUsers": params.get("notifyUsers", "true") != "false"},
     )
     return worklog
+
+
+def check_body(body: dict[str, Any], version: str, *, creating: bool) -> None:
+    """Jira's own worklog checks, with its messages (no side effects)."""
+    _seconds(body, required=creating)
+    _started(body, required=creating)
+    _properties(body)
+    if "comment" in body:
+        parse_body(body["comment"], version, "comment")
 
 
 def find_worklog(issue: Issue, worklog_id: str) -> Worklog:

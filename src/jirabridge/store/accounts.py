@@ -142,6 +142,14 @@ class TeamRepository:
         await self._session.flush()
         return row
 
+    async def by_name(self, name: str) -> TeamRow:
+        """The team called ``name``, or :class:`NotFoundError`."""
+        result = await self._session.execute(select(TeamRow).where(TeamRow.name == name.strip()))
+        row = result.scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"no team named {name.strip()!r}")
+        return row
+
     async def add_member(self, team_id: str, user_id: str) -> None:
         """Make ``user_id`` a member of ``team_id`` (idempotent)."""
         exists = await self._session.get(TeamMembershipRow, (team_id, user_id))

@@ -184,7 +184,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     Objects stay usable after commit (``expire_on_commit=False``): async code cannot lazily
     reload expired attributes.
     """
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "NAMING_CONVENTION",
     "Base",
+    "BigIntPK",
     "CreatedAtMixin",
     "LedgerState",
     "TimestampMixin",

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from jirabridge.errors import StorageError
 from jirabridge.store.migrations import target_metadata
 
+__all__ = ["main", "run_migrations_offline", "run_migrations_online"]
+
 # DBOS keeps its own tables in this schema (PostgreSQL) and migrates them itself.
 _FOREIGN_SCHEMAS = frozenset({"dbos"})
 
@@ -63,13 +65,21 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    _connection = context.config.attributes.get("connection")
-    if _connection is None:
+def main() -> None:
+    """What Alembic runs: offline SQL rendering, or migrations on the connection given."""
+    if context.is_offline_mode():
+        run_migrations_offline()
+        return
+    connection = context.config.attributes.get("connection")
+    if connection is None:
         raise StorageError(
             "run Jirabridge migrations through jirabridge.store.migrations "
             "(or `jirabridge db upgrade`), not the bare alembic command"
         )
-    run_migrations_online(_connection)
+    run_migrations_online(connection)
+
+
+# Alembic executes this file as a script. Imported as a module of the package (by tools that
+# walk every module), it must do nothing: there is no migration context then.
+if __name__ != "jirabridge.store.migrations.env":
+    main()

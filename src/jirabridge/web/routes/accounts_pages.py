@@ -30,7 +30,7 @@ from jirabridge.web.auth import (
     set_session_cookie,
     verify_csrf,
 )
-from jirabridge.web.ui import add_nav_item, flash, render
+from jirabridge.web.ui import add_nav_item, flash, render, templates
 
 __all__ = ["KIND_LABELS", "router"]
 
@@ -52,9 +52,17 @@ OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would make the login page a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host", so backslashes are refused too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/connections"
+
+
+def _indicator(rows: list[Any]) -> dict[str, Any]:
+    return {
+        "count": sum(1 for r in rows if r.is_active and not r.needs_reconnect),
+        "needs_reconnect": any(r.needs_reconnect for r in rows),
+    }
 
 
 async def _page(
@@ -65,18 +73,28 @@ async def _page(
     context: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    indicator = {"count": 0, "needs_reconnect": False}
+    indicator = _indicator([])
     if caller is not None:
-        rows = await ctx.connections.list(caller.user.id)
-        indicator = {
-            "count": sum(1 for r in rows if r.is_active and not r.needs_reconnect),
-            "needs_reconnect": any(r.needs_reconnect for r in rows),
-        }
+        indicator = _indicator(await ctx.connections.list(caller.user.id))
     return render(
         request,
         template,
         {"caller": caller, "indicator": indicator, "kinds": KIND_LABELS, **(context or {})},
         status_code=status_code,
+    )
+
+
+@router.get("/ui/account-indicator", response_class=HTMLResponse)
+async def account_indicator(request: Request, ctx: AccountsDep, caller: OptionalCaller) -> Response:
+    """htmx fragment for any page's top bar: the user and the Jira connection indicator."""
+    if caller is None:
+        return HTMLResponse('<a href="/login">Log in</a>')
+    rows = await ctx.connections.list(caller.user.id)
+    # Not render(): a fragment must not consume the page's pending flash messages.
+    return templates.TemplateResponse(
+        request,
+        "accounts/_indicator.html",
+        {"caller": caller, "indicator": _indicator(rows)},
     )
 
 
