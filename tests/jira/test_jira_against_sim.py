@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jirabridge.http import FakeClock
 from jirabridge.jira import (
     EXTERNAL_ID_PROPERTY,
     ConnectionVerdict,
@@ -16,8 +17,6 @@ from jirabridge.jira import (
     JiraClient,
     ReconcilePolicy,
 )
-
-from support.jira_fakes import ReconcilingHttp
 
 sim_app = pytest.importorskip("jirabridge.sim.app", reason="the simulator has not landed yet")
 
@@ -58,14 +57,12 @@ def transport(sim: Any) -> DropAfterApply:
 @pytest.fixture
 async def jira(sim: Any, transport: DropAfterApply) -> AsyncIterator[JiraClient]:
     runtime = sim.state.sim
-    http = ReconcilingHttp(
-        BASE, auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token), transport=transport
+    client = JiraClient(
+        BASE,
+        auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token),
+        transport=transport,
+        clock=FakeClock(),
     )
-
-    async def no_wait(_: float) -> None:
-        return None
-
-    client = JiraClient(BASE, http=http, sleep=no_wait)
     client.reconcile_policy = ReconcilePolicy(attempts=3, delay=0.0)
     yield client
     await client.aclose()
@@ -244,3 +241,39 @@ async def test_metadata(jira: JiraClient) -> None:
     assert any(f.id == "summary" for f in await jira.fields())
     info = await jira.server_info()
     assert info.version
+
+
+@pytest.mark.parametrize(("attempts", "issues_made"), [(5, 1), (1, 2)])
+async def test_reconcile_polls_through_search_lag(attempts: int, issues_made: int) -> None:
+    """Search sees writes 2 s late. Polling 1 s apart finds our issue on the third look; one
+    look alone misses it and re-sends, which is the duplicate the polling exists to prevent."""
+    app = sim_app.create_sim_app(
+        sim_app.SimConfig(seed=11, flavor="cloud", frozen_at=1_790_000_000.0, search_lag=(2.0, 2.0))
+    )
+    runtime = app.state.sim
+    transport = DropAfterApply(httpx.ASGITransport(app=app))
+    waits: list[float] = []
+
+    async def sleep_on_sim_clock(seconds: float) -> None:
+        waits.append(seconds)
+        runtime.clock.advance(seconds)
+
+    jira = JiraClient(
+        BASE,
+        auth=httpx.BasicAuth(runtime.admin_email, runtime.admin_token),
+        transport=transport,
+        clock=FakeClock(),
+        sleep=sleep_on_sim_clock,
+    )
+    jira.reconcile_policy = ReconcilePolicy(attempts=attempts, delay=1.0)
+    async with jira:
+        project, type_id = await _project_and_type(jira)
+        transport.drop.append(("POST", "/rest/api/3/issue"))
+        fields = {"project": {"key": project}, "issuetype": {"id": type_id}, "summary": "Lagged"}
+        created = await jira.create_issue_once(fields, external_id="lag-1")
+        runtime.clock.advance(10)  # let search catch up before counting
+        made = [i async for i in jira.search(f'project = {project} AND summary ~ "Lagged"')]
+    assert len(made) == issues_made
+    assert created.key in [i.key for i in made]
+    if attempts > 1:
+        assert waits == [1.0, 1.0]

@@ -118,3 +118,25 @@ def test_bad_construction_is_refused() -> None:
         JiraClient.cloud("https://a.atlassian.net", email="", api_token="t")
     with pytest.raises(ValidationError):
         JiraClient("https://a", api_version=4)
+
+
+@pytest.mark.parametrize(
+    ("url", "cloud"),
+    [
+        ("https://acme.atlassian.net", True),
+        ("https://api.atlassian.com/ex/jira/abc", True),
+        ("https://jira.acme.com", False),
+        ("https://atlassian.net.evil.test", False),
+    ],
+)
+async def test_atlassian_hosts_need_no_probe(fake: FakeJira, url: str, cloud: bool) -> None:
+    fake.validate = False
+    fake.on("GET", ".*/serverInfo", {"deploymentType": "Server", "version": "9.12.0"})
+    fake.on("GET", ".*/myself", {"accountId": "a"})
+    async with JiraClient(
+        url, auth=httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(fake)
+    ) as jira:
+        await jira.myself()
+        assert await jira.is_cloud() is cloud
+    probed = any(s.path.endswith("/serverInfo") for s in fake.sent)
+    assert probed is not cloud
