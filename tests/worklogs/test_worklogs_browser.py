@@ -190,8 +190,9 @@ def test_bulk_sync_with_progress_and_a_failure_shown_then_retried(
     issue.status_id = "10000"
     page.goto(f"{url}/time/history?status=failed")
     page.locator(f"button.retry[data-record='{bad}']").first.click()
-    page.locator(".toast", has_text="Retried: synced.").wait_for()
-    page.goto(f"{url}/time/{bad}")
+    page.wait_for_url(f"{url}/time/{bad}")
     page.locator(".sync-state[data-state=synced]").wait_for()
+    assert page.locator(".attempt-success").count() == 1
+    assert page.locator(".attempt-failed").count() == 1
     assert all(i for i in ids)
     page.close()

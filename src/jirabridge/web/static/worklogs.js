@@ -208,10 +208,16 @@
   // -- retry ---------------------------------------------------------------------------------
   document.querySelectorAll("button.retry").forEach(function (button) {
     button.addEventListener("click", function () {
+      button.disabled = true;
       api("POST", "/api/jira/sync/retry/" + button.dataset.record).then(function (data) {
-        toast(data.ok ? "success" : "error", data.ok ? "Retried: synced." : data.error);
-        window.setTimeout(function () { window.location.reload(); }, 300);
-      }).catch(function (e) { toast("error", e.message); });
+        if (data.ok) {
+          // The record's page shows the new state and the attempt just made.
+          window.location.href = "/time/" + encodeURIComponent(button.dataset.record);
+        } else {
+          toast("error", data.error);
+          button.disabled = false;
+        }
+      }).catch(function (e) { toast("error", e.message); button.disabled = false; });
     });
   });
   var retryAll = document.getElementById("retry-all");
