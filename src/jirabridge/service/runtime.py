@@ -6,6 +6,7 @@ process that serves pages and one that only runs workflows are wired the same wa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -51,6 +52,23 @@ def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     )
 
 
+def _start_timers(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], jobs: JobEngine
+) -> list[asyncio.Task[None]]:
+    """Periodic work a worker process owns: each timer enqueues durable workflows."""
+    from jirabridge.sync.worklogs.jobs import run_pull_schedule
+
+    timers: list[asyncio.Task[None]] = []
+    if settings.worklog_pull_interval_sec > 0:
+        timers.append(
+            asyncio.create_task(
+                run_pull_schedule(jobs, sessions, every_sec=settings.worklog_pull_interval_sec),
+                name="jirabridge:worklog-pulls",
+            )
+        )
+    return timers
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, workers: bool | None = None
@@ -87,6 +105,7 @@ async def open_runtime(
             )
         )
         await jobs.launch()
+        timers = _start_timers(settings, sessions, jobs) if run_workers else []
         try:
             async with httpx.AsyncClient(
                 timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
@@ -99,6 +118,9 @@ async def open_runtime(
                     http=client,
                 )
         finally:
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
             await jobs.shutdown()
     finally:
         await engine.dispose()

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     worklog_minimum_seconds: int = Field(
         default=60, ge=60, le=86_400, description="Shortest worklog written (Jira's floor: 60)."
     )
+    worklog_pull_interval_sec: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often a worker pulls worklog changes from Jira (0 turns it off).",
+    )
     worklog_notify_users: bool = Field(
         default=False, description="Let Jira e-mail watchers about each synced worklog."
     )
