@@ -162,10 +162,11 @@ def _description(prose: str, criteria: Sequence[str], profile: ExportProfile) ->
             wiki = acceptance_criteria_wiki(list(criteria))
             text = f"{text}\n\n{wiki}" if text else wiki
         return text, text
-    doc = markdown_to_adf(prose) if prose else {"type": "doc", "version": 1, "content": []}
+    doc: dict[str, Any] = markdown_to_adf(prose) if prose else {"type": "doc", "version": 1, "content": []}
     if criteria:
         extra = acceptance_criteria_adf(list(criteria), style=profile.criteria_style)
-        content: list[Any] = list(doc.get("content") or []) + list(extra.get("content") or [])
+        extra_content: list[Any] = extra.get("content") or []
+        content: list[Any] = [*(doc.get("content") or []), *extra_content]
         doc = {**doc, "content": content}
     return doc, adf_to_text(doc)
 
