@@ -56,7 +56,8 @@ def test_yaml_reads_nesting_and_fields() -> None:
     assert result.ok, result.problems
     assert [e.id for e in result.epics] == ["E1"]
     s1, s2 = result.stories
-    assert s1.epic == "E1" and s2.epic == "E1"
+    assert s1.epic == "E1"
+    assert s2.epic == "E1"
     assert s1.acceptance_criteria == ["Visa and Mastercard are accepted", "A decline is explained"]
     assert (s1.priority, s1.labels, s1.points, s1.components) == ("High", ["payments"], 3, ["web"])
     assert result.lines["S1"] == 6
@@ -69,7 +70,8 @@ def test_json_reads_the_same_as_yaml() -> None:
     as_json = parse_stories(json.dumps(data, indent=2), "json")
     as_yaml = parse_stories(YAML, "yaml")
     assert as_json.ok
-    assert as_json.epics == as_yaml.epics and as_json.stories == as_yaml.stories
+    assert as_json.epics == as_yaml.epics
+    assert as_json.stories == as_yaml.stories
 
 
 def test_markdown_reads_the_same_as_yaml() -> None:
@@ -78,7 +80,8 @@ def test_markdown_reads_the_same_as_yaml() -> None:
     assert md.ok, md.problems
     assert md.epics == as_yaml.epics
     assert md.stories[0] == as_yaml.stories[0]
-    assert md.stories[1].id == "S2" and md.stories[1].epic == "E1"
+    assert md.stories[1].id == "S2"
+    assert md.stories[1].epic == "E1"
     assert md.lines == {"E1": 1, "S1": 4, "S2": 15}
 
 
@@ -132,7 +135,8 @@ def test_markdown_heading_without_id_is_a_problem() -> None:
 
 def test_unknown_fields_are_refused() -> None:
     result = parse_stories("stories:\n  - id: S1\n    title: t\n    colour: red\n", "yaml")
-    assert result.problems and result.problems[0].line == 2
+    assert result.problems
+    assert result.problems[0].line == 2
     assert "colour" in result.problems[0].message
 
 

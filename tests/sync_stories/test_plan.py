@@ -97,5 +97,6 @@ def test_required_fields_are_reported_until_the_profile_fills_them() -> None:
 def test_file_problems_carry_into_the_plan() -> None:
     stories = parse_stories("stories:\n  - id: S1\n    title: ''\n", "yaml")
     plan = plan_export(stories, CLOUD)
-    assert not plan.ok and plan.problems[0].item_id == "S1"
+    assert not plan.ok
+    assert plan.problems[0].item_id == "S1"
     assert plan.to_dict()["problems"][0]["line"] == 2

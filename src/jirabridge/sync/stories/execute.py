@@ -8,13 +8,14 @@ Epics go first so stories can link to them; chunks are at most 50 issues (Jira's
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jirabridge.errors import ApiError, ValidationError
-from jirabridge.jira import IssueInput, JiraClient
+from jirabridge.jira import EXTERNAL_ID_PROPERTY, CreatedIssue, Issue, IssueInput, JiraClient
 from jirabridge.jira.creation import BULK_CREATE_MAX
 from jirabridge.store.ledger import LedgerKey, WriteLedger
 from jirabridge.store.models import LedgerState, WriteOperation
@@ -78,6 +79,14 @@ class ExportResult:
 Progress = Callable[[ItemResult], Awaitable[None] | None]
 
 
+def _stamp_of(issue: Issue) -> str | None:
+    value = (issue.properties or {}).get(EXTERNAL_ID_PROPERTY)
+    if isinstance(value, Mapping):
+        found = value.get("externalId")
+        return str(found) if found is not None else None
+    return None
+
+
 def _ledger_key(site: str, external_id: str) -> LedgerKey:
     return LedgerKey(site, LEDGER_KIND, external_id)
 
@@ -109,7 +118,9 @@ class _Run:
         site: str,
         progress: Progress | None,
         chunk_size: int,
+        sleep: Callable[[float], Awaitable[None]],
     ) -> None:
+        self.sleep = sleep
         self.plan = plan
         self.jira = jira
         self.ledger = ledger
@@ -215,9 +226,7 @@ class _Run:
                 )
                 to_send.append((issue, fields))
         if to_reconcile:
-            found = await self.jira.find_created_issues(
-                self.plan.profile.project, [i.external_id for i, _ in to_reconcile]
-            )
+            found = await self.reconcile(to_reconcile)
             for issue, fields in to_reconcile:
                 created = found.get(issue.external_id)
                 if created is None:
@@ -229,6 +238,44 @@ class _Run:
                 )
         for start in range(0, len(to_send), self.chunk_size):
             await self.send_chunk(to_send[start : start + self.chunk_size])
+
+    async def reconcile(
+        self, pending: Sequence[tuple[PlannedIssue, dict[str, Any]]]
+    ) -> dict[str, CreatedIssue]:
+        """Find issues an earlier run sent whose answers were lost, by our stamp.
+
+        Search narrows the candidates (ours, in the project, created lately); the stamp is read
+        from the search answer when the site returns properties there, else by a consistent
+        read of each candidate whose summary matches, so a site whose search omits properties
+        (or lags) cannot make us create twice. Polled like the client's own reconcile.
+        """
+        policy = self.jira.reconcile_policy
+        wanted = {issue.external_id: fields.get("summary") for issue, fields in pending}
+        summaries = {s for s in wanted.values() if isinstance(s, str)}
+        found: dict[str, CreatedIssue] = {}
+        checked: set[str] = set()
+        jql = (
+            f'project = "{self.plan.profile.project}" AND creator = currentUser() '
+            f'AND created >= "-{policy.window_minutes}m" ORDER BY created DESC'
+        )
+        for attempt in range(policy.attempts):
+            if attempt:
+                await self.sleep(policy.delay)
+            async for issue in self.jira.search(
+                jql,
+                fields=["summary"],
+                properties=[EXTERNAL_ID_PROPERTY],
+                strategy="pages",
+            ):
+                stamp = _stamp_of(issue)
+                if stamp is None and issue.summary in summaries and issue.key not in checked:
+                    checked.add(issue.key)
+                    stamp = await self.jira.issue_external_id(issue.key)
+                if stamp in wanted and stamp not in found:
+                    found[stamp] = CreatedIssue(id=issue.id, key=issue.key)
+            if wanted.keys() <= found.keys():
+                break
+        return found
 
     async def send_chunk(self, chunk: Sequence[tuple[PlannedIssue, dict[str, Any]]]) -> None:
         for issue, _ in chunk:
@@ -266,18 +313,19 @@ async def apply_export(
     site: str,
     progress: Progress | None = None,
     chunk_size: int = BULK_CREATE_MAX,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ExportResult:
     """Carry out ``plan`` on ``site``: epics first, then stories, in chunks of ``chunk_size``.
 
     Safe to run again after a crash or with an edited file (re-plan first): items already in
     Jira are found through the ledger and updated, never created twice. ``progress`` is called
-    with each item's result as soon as it is known.
+    with each item's result as soon as it is known; ``sleep`` waits between reconcile polls.
     """
     if not plan.ok:
         raise_problems(plan)
     if not 1 <= chunk_size <= BULK_CREATE_MAX:
         raise ValidationError(f"chunk_size must be between 1 and {BULK_CREATE_MAX}")
-    run = _Run(plan, jira, ledger, site, progress, chunk_size)
+    run = _Run(plan, jira, ledger, site, progress, chunk_size, sleep)
     await run.level("epic")
     await run.level("story")
     return ExportResult([run.results[i.item_id] for i in plan.issues])

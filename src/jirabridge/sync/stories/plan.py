@@ -162,7 +162,9 @@ def _description(prose: str, criteria: Sequence[str], profile: ExportProfile) ->
             wiki = acceptance_criteria_wiki(list(criteria))
             text = f"{text}\n\n{wiki}" if text else wiki
         return text, text
-    doc: dict[str, Any] = markdown_to_adf(prose) if prose else {"type": "doc", "version": 1, "content": []}
+    doc: dict[str, Any] = (
+        markdown_to_adf(prose) if prose else {"type": "doc", "version": 1, "content": []}
+    )
     if criteria:
         extra = acceptance_criteria_adf(list(criteria), style=profile.criteria_style)
         extra_content: list[Any] = extra.get("content") or []
