@@ -19,7 +19,7 @@ from jirabridge.sync.stories import (
     plan_rollback,
     prior_state,
 )
-from jirabridge.sync.stories.rollback import fetch_current
+from jirabridge.sync.stories.rollback import fetch_current, refresh_status
 
 from .conftest import Site, make_client
 from .test_parse import YAML as FULL_YAML
@@ -175,3 +175,16 @@ async def test_a_plan_with_problems_is_not_applied(site: Site, ledger: WriteLedg
             plan_export(stories, site.profile), jira=site.jira, ledger=ledger, site=SITE
         )
     assert site.stamped() == {}
+
+
+async def test_status_refresh_reads_the_current_status(site: Site, ledger: WriteLedger) -> None:
+    result = await export(site, ledger, parse_stories(YAML, "yaml"))
+    keys = [r.key or "" for r in result.results]
+    before = await refresh_status(site.jira, keys)
+    assert set(before.values()) == {"To Do"}
+    moves = await site.jira.transitions(keys[1])
+    done = next(t for t in moves if t.to is not None and t.to.name == "Done")
+    await site.jira.transition_issue(keys[1], done.id)
+    await site.jira.delete_issue(keys[2])
+    after = await refresh_status(site.jira, keys)
+    assert after == {keys[0]: "To Do", keys[1]: "Done", keys[2]: None}

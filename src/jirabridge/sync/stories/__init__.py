@@ -21,6 +21,7 @@ from jirabridge.sync.stories.rollback import (
     RollbackStep,
     apply_rollback,
     plan_rollback,
+    refresh_status,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "plan_export",
     "plan_rollback",
     "prior_state",
+    "refresh_status",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "apply_rollback",
     "fetch_current",
     "plan_rollback",
+    "refresh_status",
 ]
 
 RollbackMode = Literal["delete", "transition", "label"]
@@ -177,3 +178,16 @@ async def _transition(jira: JiraClient, key: str, status: str) -> None:
             await jira.transition_issue(key, transition.id)
             return
     raise ValidationError(f"{key} has no transition to {status!r}")
+
+
+async def refresh_status(jira: JiraClient, keys: Sequence[str]) -> dict[str, str | None]:
+    """The current Jira status name of each exported issue (``None``: gone from Jira).
+
+    The manual refresh behind the "status" column until webhooks/polling keep it current.
+    """
+    current = await fetch_current(jira, keys)
+    out: dict[str, str | None] = {}
+    for key, issue in current.items():
+        status = issue.status if issue is not None else None
+        out[key] = status.name if status is not None else None
+    return out
