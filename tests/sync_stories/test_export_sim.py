@@ -188,3 +188,31 @@ async def test_status_refresh_reads_the_current_status(site: Site, ledger: Write
     await site.jira.delete_issue(keys[2])
     after = await refresh_status(site.jira, keys)
     assert after == {keys[0]: "To Do", keys[1]: "Done", keys[2]: None}
+
+
+class DropBulkAnswer(httpx.AsyncBaseTransport):
+    """The ``n``th bulk create is applied by Jira but its answer is lost (connection drop)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, n: int) -> None:
+        self.inner, self.n, self.bulks = inner, n, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/issue/bulk"):
+            self.bulks += 1
+            if self.bulks == self.n:
+                await response.aread()
+                raise httpx.ReadError("connection dropped after the write", request=request)
+        return response
+
+
+async def test_a_lost_bulk_answer_is_reconciled_not_resent(site: Site, ledger: WriteLedger) -> None:
+    stories = parse_stories(many(1, 60), "yaml")
+    dropping = make_client(site.app, site.flavor, DropBulkAnswer(httpx.ASGITransport(site.app), 2))
+    plan = plan_export(stories, site.profile)
+    result = await apply_export(plan, jira=dropping, ledger=ledger, site=SITE, sleep=no_sleep)
+    await dropping.aclose()
+    assert result.counts() == {"created": 61}
+    stamped = site.stamped()
+    assert len(stamped) == 61
+    assert [k for k, v in stamped.items() if len(v) > 1] == []

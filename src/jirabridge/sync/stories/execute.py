@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from jirabridge.errors import ApiError, ValidationError
@@ -277,13 +277,24 @@ class _Run:
                 break
         return found
 
-    async def send_chunk(self, chunk: Sequence[tuple[PlannedIssue, dict[str, Any]]]) -> None:
+    async def send_chunk(
+        self, chunk: Sequence[tuple[PlannedIssue, dict[str, Any]]], sends: int = 1
+    ) -> None:
         for issue, _ in chunk:
             await self.ledger.mark_sent(_ledger_key(self.site, issue.external_id))
-        answers = await self.jira.bulk_create(
-            [IssueInput(fields=fields, external_id=issue.external_id) for issue, fields in chunk]
-        )
-        for (issue, _), answer in zip(chunk, answers, strict=True):
+        # One send per call: the client's own resend after a lost answer relies on search
+        # returning our stamp, which not every site does (decision 0450). Lost answers come
+        # back here as "no status" and are reconciled by consistent reads below.
+        policy = self.jira.reconcile_policy
+        self.jira.reconcile_policy = replace(policy, max_sends=1)
+        try:
+            answers = await self.jira.bulk_create(
+                [IssueInput(fields=f, external_id=issue.external_id) for issue, f in chunk]
+            )
+        finally:
+            self.jira.reconcile_policy = policy
+        lost: list[tuple[PlannedIssue, dict[str, Any]]] = []
+        for (issue, fields), answer in zip(chunk, answers, strict=True):
             key = _ledger_key(self.site, issue.external_id)
             if answer.issue is not None:
                 await self.ledger.confirm(key, answer.issue.key)
@@ -291,18 +302,36 @@ class _Run:
                     ItemResult(issue.item_id, issue.level, "created", key=answer.issue.key)
                 )
                 continue
-            message = (
-                "; ".join(
-                    [*answer.error_messages, *(f"{k}: {v}" for k, v in answer.field_errors.items())]
-                )
-                or "Jira did not create it"
+            if answer.status is None:
+                lost.append((issue, fields))
+                continue
+            message = _message(answer.error_messages, answer.field_errors)
+            await self.ledger.mark_failed(key, message)
+            await self.report(ItemResult(issue.item_id, issue.level, "failed", error=message))
+        if not lost:
+            return
+        found = await self.reconcile(lost)
+        missing = []
+        for issue, fields in lost:
+            created = found.get(issue.external_id)
+            if created is None:
+                missing.append((issue, fields))
+                continue
+            await self.ledger.confirm(_ledger_key(self.site, issue.external_id), created.key)
+            await self.report(ItemResult(issue.item_id, issue.level, "created", key=created.key))
+        if missing and sends < policy.max_sends:
+            await self.send_chunk(missing, sends + 1)
+            return
+        for issue, _ in missing:
+            # No definite answer: the entry stays ``sent`` and the next run reconciles it.
+            await self.report(
+                ItemResult(issue.item_id, issue.level, "unknown", error="no answer from Jira")
             )
-            if answer.status is not None:
-                await self.ledger.mark_failed(key, message)
-                await self.report(ItemResult(issue.item_id, issue.level, "failed", error=message))
-            else:
-                # No definite answer: the entry stays ``sent`` and the next run reconciles it.
-                await self.report(ItemResult(issue.item_id, issue.level, "unknown", error=message))
+
+
+def _message(messages: Sequence[str], field_errors: Mapping[str, str]) -> str:
+    parts = [*messages, *(f"{k}: {v}" for k, v in field_errors.items())]
+    return "; ".join(parts) or "Jira did not create it"
 
 
 async def apply_export(
