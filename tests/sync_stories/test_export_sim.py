@@ -216,3 +216,27 @@ async def test_a_lost_bulk_answer_is_reconciled_not_resent(site: Site, ledger: W
     stamped = site.stamped()
     assert len(stamped) == 61
     assert [k for k, v in stamped.items() if len(v) > 1] == []
+
+
+class Refuse503(httpx.AsyncBaseTransport):
+    """The ``n``th bulk create answers 503 without reaching Jira (nothing applied)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, n: int) -> None:
+        self.inner, self.n, self.bulks = inner, n, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/issue/bulk"):
+            self.bulks += 1
+            if self.bulks == self.n:
+                return httpx.Response(503, json={"errorMessages": ["busy"]}, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_5xx_bulk_answer_is_looked_up_then_resent(site: Site, ledger: WriteLedger) -> None:
+    stories = parse_stories(many(1, 10), "yaml")
+    refusing = make_client(site.app, site.flavor, Refuse503(httpx.ASGITransport(site.app), 2))
+    plan = plan_export(stories, site.profile)
+    result = await apply_export(plan, jira=refusing, ledger=ledger, site=SITE, sleep=no_sleep)
+    await refusing.aclose()
+    assert result.counts() == {"created": 11}
+    assert len(site.stamped()) == 11

@@ -302,7 +302,8 @@ class _Run:
                     ItemResult(issue.item_id, issue.level, "created", key=answer.issue.key)
                 )
                 continue
-            if answer.status is None:
+            if answer.status is None or answer.status >= 500:
+                # No answer, or a 5xx that may have been applied: look before resending.
                 lost.append((issue, fields))
                 continue
             message = _message(answer.error_messages, answer.field_errors)
