@@ -66,6 +66,8 @@ async def open_runtime(
                 executor_id=settings.executor_id,
                 polling_interval_sec=settings.jobs_polling_interval_sec,
                 run_workers=run_workers,
+                # DBOS logs through its own handler; keep it to what an operator must see.
+                log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
             )
         )
         await jobs.launch()
