@@ -22,6 +22,7 @@ from jirabridge.web.routes import (
     accounts_pages,
     health,
     pages,
+    stories_api,
     worklogs_api,
     worklogs_pages,
 )
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(worklogs_pages.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(stories_api.router)
     return app
