@@ -50,7 +50,8 @@ def test_a_fixture_pull_request_without_keys_plans_nothing() -> None:
     assert pr.repo == "Codertocat/Hello-World"
     assert pr.state is PullRequestState.OPEN
     plan = plan_pull_request_links(pr, action="opened")
-    assert plan.links == () and plan.empty
+    assert plan.links == ()
+    assert plan.empty
 
 
 def test_keys_from_title_branch_and_body_are_grouped_with_their_places() -> None:
@@ -81,7 +82,8 @@ def test_an_up_to_date_link_is_not_resent_but_a_changed_one_is() -> None:
         for a in first.remote_links
     }
     again = plan_pull_request_links(pr, action="synchronize", existing=have)
-    assert again.empty and set(again.up_to_date) == {"DEMO-1", "DEMO-2"}
+    assert again.empty
+    assert set(again.up_to_date) == {"DEMO-1", "DEMO-2"}
 
     merged = pull_request_from_event(
         pr_event("pull_request.closed.json", title="DEMO-1 readme", branch="DEMO-2", merged=True)
@@ -96,9 +98,12 @@ def test_comments_only_at_chosen_milestones_and_once() -> None:
     plan = plan_pull_request_links(pr, action="opened", comment_on=["opened"])
     assert [c.external_id for c in plan.comments] == ["pr:Codertocat/Hello-World#2:DEMO-1:opened"]
     done = [c.external_id for c in plan.comments]
-    assert plan_pull_request_links(
-        pr, action="opened", comment_on=["opened"], already_commented=done
-    ).comments == ()
+    assert (
+        plan_pull_request_links(
+            pr, action="opened", comment_on=["opened"], already_commented=done
+        ).comments
+        == ()
+    )
     assert plan_pull_request_links(pr, action="edited", comment_on=["opened"]).comments == ()
     closed = pull_request_from_event(pr_event("pull_request.closed.json", title="DEMO-1"))
     assert closed.state is PullRequestState.CLOSED
@@ -191,11 +196,13 @@ COMMIT = CommitRef(
 def test_plan_needs_exactly_one_jira_user() -> None:
     commands = parse_smart_commit("DEMO-1 #comment hi")
     none = plan_smart_commit(COMMIT, commands, users_by_email={}, transitions={})
-    assert none.steps == () and "no Jira user" in none.errors[0]
+    assert none.steps == ()
+    assert "no Jira user" in none.errors[0]
     two = plan_smart_commit(
         COMMIT, commands, users_by_email={"ada@example.com": ["a", "b"]}, transitions={}
     )
-    assert two.steps == () and "2 Jira users" in two.errors[0]
+    assert two.steps == ()
+    assert "2 Jira users" in two.errors[0]
 
 
 def test_plan_matches_transitions_and_skips_done_steps() -> None:
@@ -210,7 +217,8 @@ def test_plan_matches_transitions_and_skips_done_steps() -> None:
         (SmartCommandKind.TRANSITION, "21"),
     ]
     assert plan.errors == ("DEMO-1: no transition 'fly' is available",)
-    assert plan.steps[1].seconds == 7200 and plan.steps[1].started == COMMIT.timestamp
+    assert plan.steps[1].seconds == 7200
+    assert plan.steps[1].started == COMMIT.timestamp
 
     replay = plan_smart_commit(
         COMMIT,
