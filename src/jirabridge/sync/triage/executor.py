@@ -53,7 +53,15 @@ async def count_open_work(
             total += sum([1 async for _ in jira.search(jql, fields=["key"])])
         if github is not None:
             for repo in repos:
-                total += sum([1 async for _ in github.list_issues(repo, assignee=member.github)])
+                # Checked again here, so a listing that returns more than was asked for
+                # (a proxy or test double ignoring the filter) cannot inflate the count.
+                total += sum(
+                    [
+                        1
+                        async for issue in github.list_issues(repo, assignee=member.github)
+                        if any(a.login == member.github for a in issue.assignees)
+                    ]
+                )
         counts[member.jira] = total
     return counts
 
