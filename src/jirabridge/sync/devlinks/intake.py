@@ -15,7 +15,12 @@ from jirabridge.errors import ValidationError
 from jirabridge.jira import JiraClient
 from jirabridge.jira.keys import DEFAULT_DENIED_PREFIXES
 from jirabridge.store.ledger import WriteLedger
-from jirabridge.sync.devlinks.events import commits_from_push, pull_request_from_event
+from jirabridge.sync.devlinks.events import (
+    CommitRef,
+    PullRequestRef,
+    commits_from_push,
+    pull_request_from_event,
+)
 from jirabridge.sync.devlinks.executor import (
     COMMENT_KIND,
     StepOutcome,
@@ -35,7 +40,14 @@ from jirabridge.sync.devlinks.links import (
 )
 from jirabridge.sync.devlinks.smart_commits import parse_smart_commit, plan_smart_commit
 
-__all__ = ["DevLinkSettings", "EventResult", "GitHubDelivery", "handle_github_event"]
+__all__ = [
+    "DevLinkSettings",
+    "EventResult",
+    "GitHubDelivery",
+    "handle_github_event",
+    "link_pull_request",
+    "process_commit",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,19 @@ async def _pull_request(
 ) -> None:
     pr = pull_request_from_event(payload)
     action = str(payload.get("action", ""))
+    await link_pull_request(pr, action, result, jira=jira, ledger=ledger, settings=settings)
+
+
+async def link_pull_request(
+    pr: PullRequestRef,
+    action: str,
+    result: EventResult,
+    *,
+    jira: JiraClient,
+    ledger: WriteLedger,
+    settings: DevLinkSettings,
+) -> None:
+    """Bring the remote links (and milestone comments) of one pull request up to date."""
     links = links_for_pull_request(
         pr, projects=settings.projects, denied_prefixes=settings.denied_prefixes
     )
@@ -129,39 +154,49 @@ async def _push(
     settings: DevLinkSettings,
 ) -> None:
     for commit in commits_from_push(payload):
-        result.links.extend(
-            links_for_commit(
-                commit, projects=settings.projects, denied_prefixes=settings.denied_prefixes
-            )
+        await process_commit(commit, result, jira=jira, ledger=ledger, settings=settings)
+
+
+async def process_commit(
+    commit: CommitRef,
+    result: EventResult,
+    *,
+    jira: JiraClient,
+    ledger: WriteLedger,
+    settings: DevLinkSettings,
+) -> None:
+    """Record one commit's links and run its Smart Commits (used by push events and backfill)."""
+    result.links.extend(
+        links_for_commit(
+            commit, projects=settings.projects, denied_prefixes=settings.denied_prefixes
         )
-        if not settings.smart_commits:
-            continue
-        try:
-            commands = parse_smart_commit(
-                commit.message,
-                projects=settings.projects,
-                denied_prefixes=settings.denied_prefixes,
-            )
-        except ValidationError as exc:
-            result.errors[commit.sha] = [str(exc)]
-            continue
-        if not commands:
-            continue
-        state = await read_smart_commit_state(
-            commit, commands, jira=jira, ledger=ledger, site=settings.site
+    )
+    if not settings.smart_commits:
+        return
+    try:
+        commands = parse_smart_commit(
+            commit.message,
+            projects=settings.projects,
+            denied_prefixes=settings.denied_prefixes,
         )
-        plan = plan_smart_commit(
-            commit,
-            commands,
-            users_by_email=state.users_by_email,
-            transitions=state.transitions,
-            already_done=state.already_done,
-            allow_transitions=settings.allow_transitions,
-        )
-        if plan.errors:
-            result.errors[commit.sha] = list(plan.errors)
-        result.outcomes.extend(
-            await apply_smart_commit_plan(
-                plan, commit, jira=jira, ledger=ledger, site=settings.site
-            )
-        )
+    except ValidationError as exc:
+        result.errors[commit.sha] = [str(exc)]
+        return
+    if not commands:
+        return
+    state = await read_smart_commit_state(
+        commit, commands, jira=jira, ledger=ledger, site=settings.site
+    )
+    plan = plan_smart_commit(
+        commit,
+        commands,
+        users_by_email=state.users_by_email,
+        transitions=state.transitions,
+        already_done=state.already_done,
+        allow_transitions=settings.allow_transitions,
+    )
+    if plan.errors:
+        result.errors[commit.sha] = list(plan.errors)
+    result.outcomes.extend(
+        await apply_smart_commit_plan(plan, commit, jira=jira, ledger=ledger, site=settings.site)
+    )
