@@ -17,6 +17,7 @@ from jirabridge.errors import JirabridgeError, ValidationError
 from jirabridge.github import GitHubClient
 from jirabridge.github.models import Commit, PullRequest
 from jirabridge.jira import JiraClient
+from jirabridge.store.devlinks import DevLinkStore, StoredCursor
 from jirabridge.store.ledger import WriteLedger
 from jirabridge.sync.devlinks.events import CommitRef, PullRequestRef, PullRequestState
 from jirabridge.sync.devlinks.intake import (
@@ -31,6 +32,7 @@ __all__ = [
     "BackfillProgress",
     "BackfillReport",
     "CursorStore",
+    "DbCursorStore",
     "MemoryCursorStore",
     "RepoOutcome",
     "backfill_repositories",
@@ -74,6 +76,28 @@ class MemoryCursorStore:
     async def save(self, cursor: BackfillCursor) -> None:
         """Keep ``cursor``."""
         self.cursors[cursor.repo] = cursor
+
+
+@dataclass(frozen=True, slots=True)
+class DbCursorStore:
+    """A :class:`CursorStore` over the owner-scoped database store (survives a crash)."""
+
+    store: DevLinkStore
+
+    async def load(self, repo: str) -> BackfillCursor | None:
+        """The saved cursor of ``repo``, if any."""
+        row = await self.store.load(repo)
+        if row is None:
+            return None
+        return BackfillCursor(row.repo, row.last_number, row.processed, row.total, row.done)
+
+    async def save(self, cursor: BackfillCursor) -> None:
+        """Persist ``cursor``."""
+        await self.store.save(
+            StoredCursor(
+                cursor.repo, cursor.last_number, cursor.processed, cursor.total, cursor.done
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

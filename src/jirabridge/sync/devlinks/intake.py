@@ -7,13 +7,14 @@ acknowledged and ignored here (issues go to triage, which has its own entry poin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira import JiraClient
 from jirabridge.jira.keys import DEFAULT_DENIED_PREFIXES
+from jirabridge.store.devlinks import DevLinkStore, StoredLink
 from jirabridge.store.ledger import WriteLedger
 from jirabridge.sync.devlinks.events import (
     CommitRef,
@@ -47,6 +48,7 @@ __all__ = [
     "handle_github_event",
     "link_pull_request",
     "process_commit",
+    "record_result",
 ]
 
 
@@ -90,28 +92,28 @@ async def handle_github_event(
     jira: JiraClient,
     ledger: WriteLedger,
     settings: DevLinkSettings,
+    store: DevLinkStore | None = None,
 ) -> EventResult:
-    """Plan and apply what one GitHub delivery means for Jira (safe to redeliver)."""
+    """Plan and apply what one GitHub delivery means for Jira (safe to redeliver).
+
+    With a ``store``, the links and Smart Commit results are kept for the UI.
+    """
     result = EventResult(event=delivery.event)
     if delivery.event == "pull_request":
-        await _pull_request(delivery.payload, result, jira, ledger, settings)
+        pr = pull_request_from_event(delivery.payload)
+        action = str(delivery.payload.get("action", ""))
+        await link_pull_request(pr, action, result, jira=jira, ledger=ledger, settings=settings)
+        if store is not None:
+            await record_result(result, store, pull_request=pr)
     elif delivery.event == "push":
-        await _push(delivery.payload, result, jira, ledger, settings)
+        commits = commits_from_push(delivery.payload)
+        for commit in commits:
+            await process_commit(commit, result, jira=jira, ledger=ledger, settings=settings)
+        if store is not None:
+            await record_result(result, store, commits=commits)
     else:
         result.ignored = True
     return result
-
-
-async def _pull_request(
-    payload: Mapping[str, Any],
-    result: EventResult,
-    jira: JiraClient,
-    ledger: WriteLedger,
-    settings: DevLinkSettings,
-) -> None:
-    pr = pull_request_from_event(payload)
-    action = str(payload.get("action", ""))
-    await link_pull_request(pr, action, result, jira=jira, ledger=ledger, settings=settings)
 
 
 async def link_pull_request(
@@ -144,17 +146,6 @@ async def link_pull_request(
     result.links.extend(plan.links)
     outcomes = await apply_link_plan(plan, jira=jira, ledger=ledger, site=settings.site)
     result.outcomes.extend(outcomes)
-
-
-async def _push(
-    payload: Mapping[str, Any],
-    result: EventResult,
-    jira: JiraClient,
-    ledger: WriteLedger,
-    settings: DevLinkSettings,
-) -> None:
-    for commit in commits_from_push(payload):
-        await process_commit(commit, result, jira=jira, ledger=ledger, settings=settings)
 
 
 async def process_commit(
@@ -200,3 +191,54 @@ async def process_commit(
     result.outcomes.extend(
         await apply_smart_commit_plan(plan, commit, jira=jira, ledger=ledger, site=settings.site)
     )
+
+
+async def record_result(
+    result: EventResult,
+    store: DevLinkStore,
+    *,
+    pull_request: PullRequestRef | None = None,
+    commits: Sequence[CommitRef] = (),
+) -> None:
+    """Keep what a delivery did: its links (with the PR's url, title and state) and every
+    Smart Commit outcome or error, so the UI can show them per issue, repository and commit."""
+    by_sha = {c.sha: c for c in commits}
+    for link in result.links:
+        url: str | None
+        title: str | None
+        state: str | None
+        if pull_request is not None and link.kind == "pull_request":
+            url, title, state = pull_request.url, pull_request.title, pull_request.state.value
+        else:
+            commit = by_sha.get(link.ref)
+            url = commit.url if commit else None
+            title = commit.message.splitlines()[0] if commit and commit.message else None
+            state = None
+        await store.save_link(
+            StoredLink(
+                link.issue_key, link.repo, link.kind, link.ref, link.found_in, url, title, state
+            )
+        )
+    for outcome in result.outcomes:
+        if not outcome.external_id.startswith("smart:"):
+            continue
+        sha = outcome.external_id.split(":")[1]
+        await store.record_smart_result(
+            repo=by_sha[sha].repo if sha in by_sha else "",
+            sha=sha,
+            external_id=outcome.external_id,
+            issue_key=outcome.issue_key,
+            kind=outcome.kind,
+            status=outcome.status,
+            detail=outcome.detail or None,
+        )
+    for sha, errors in result.errors.items():
+        await store.record_smart_result(
+            repo=by_sha[sha].repo if sha in by_sha else "",
+            sha=sha,
+            external_id=f"smart:{sha}:error",
+            issue_key=None,
+            kind="error",
+            status="failed",
+            detail="; ".join(errors),
+        )
