@@ -17,7 +17,14 @@ from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
 from jirabridge.web.problems import install_problem_handlers
-from jirabridge.web.routes import accounts_api, accounts_pages, devlinks_api, health, pages
+from jirabridge.web.routes import (
+    accounts_api,
+    accounts_pages,
+    devlinks_api,
+    devlinks_pages,
+    health,
+    pages,
+)
 
 __all__ = ["create_app"]
 
@@ -54,4 +61,5 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(devlinks_api.router)
+    app.include_router(devlinks_pages.router)
     return app
