@@ -23,7 +23,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from jirabridge.store.models import Base, CreatedAtMixin, TimestampMixin
 
-__all__ = ["BackfillCursorRow", "DevLinkRow", "SmartCommitResultRow", "TriageActionRow"]
+__all__ = [
+    "BackfillCursorRow",
+    "DevLinkRow",
+    "GitHubConnectionRow",
+    "SmartCommitResultRow",
+    "TriageActionRow",
+]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -100,3 +106,27 @@ class TriageActionRow(CreatedAtMixin, Base):
     value: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GitHubConnectionRow(TimestampMixin, Base):
+    """A GitHub connection of one owner: a token or a GitHub App installation.
+
+    ``secret_ciphertext`` is the token or the App's private key and ``webhook_secret_ciphertext``
+    the generated webhook secret, both :class:`~jirabridge.store.secrets.SecretBox` ciphertexts
+    bound to the owner and this row.
+    """
+
+    __tablename__ = "github_connections"
+    __table_args__ = (Index("ix_github_connections_owner", "owner_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(48), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    installation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    secret_ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    webhook_secret_ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    repos: Mapped[list[Any]] = mapped_column(JSON, nullable=False, default=list)
+    project_keys: Mapped[list[Any]] = mapped_column(JSON, nullable=False, default=list)
+    triage_label: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -20,6 +20,25 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "github_connections",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("owner_key", sa.String(length=48), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=True),
+        sa.Column("installation_id", sa.String(length=32), nullable=True),
+        sa.Column("secret_ciphertext", sa.Text(), nullable=False),
+        sa.Column("webhook_secret_ciphertext", sa.Text(), nullable=False),
+        sa.Column("repos", sa.JSON(), nullable=False),
+        sa.Column("project_keys", sa.JSON(), nullable=False),
+        sa.Column("triage_label", sa.String(length=100), nullable=True),
+        sa.Column("updated_at", jirabridge.store.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", jirabridge.store.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_github_connections")),
+    )
+    with op.batch_alter_table("github_connections", schema=None) as batch_op:
+        batch_op.create_index("ix_github_connections_owner", ["owner_key"], unique=False)
+    op.create_table(
         "backfill_cursors",
         sa.Column(
             "id",
@@ -123,6 +142,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("github_connections", schema=None) as batch_op:
+        batch_op.drop_index("ix_github_connections_owner")
+    op.drop_table("github_connections")
     with op.batch_alter_table("triage_actions", schema=None) as batch_op:
         batch_op.drop_index("ix_triage_actions_owner_created")
     op.drop_table("triage_actions")
