@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from github.conftest import TOKEN, FakeGitHub  # the shared stateful GitHub double
 from jirabridge.github import GitHubClient
 from jirabridge.http import FakeClock
 from jirabridge.jira import JiraClient
+from jirabridge.store.db import session_factory
+from jirabridge.store.devlinks import DevLinkStore
 from jirabridge.store.ledger import WriteLedger
 from jirabridge.sync.triage import (
     apply_triage_plan,
@@ -21,6 +24,7 @@ from jirabridge.sync.triage import (
     count_open_work,
     load_rules,
     plan_triage,
+    triage_event,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks"
@@ -138,3 +142,40 @@ rules:
 
     await apply_triage_plan(plan, ledger=ledger, site="github", github=gh)
     assert len(fake.comments[issue["number"]]) == 1
+
+
+async def test_triage_event_logs_every_action_for_the_owner(
+    fake: FakeGitHub, gh: GitHubClient, ledger: WriteLedger, engine: AsyncEngine
+) -> None:
+    issue = fake.add_issue("Typo in docs", labels=[fake._label("bug")])
+    payload: dict[str, Any] = json.loads((FIXTURES / "github" / "issues.opened.json").read_text())
+    payload["issue"] = issue
+    payload["repository"]["full_name"] = "octo/hello"
+    rules = load_rules(
+        "rules:\n  - name: all bugs\n    match: {labels: [bug]}\n"
+        "    actions: {add_labels: [triaged], comment: Seen.}\n"
+    )
+    store = DevLinkStore(session_factory(engine), "team:triage")
+    plan, log = await triage_event(
+        "github",
+        payload,
+        rules=rules,
+        ledger=ledger,
+        site="gh",
+        store=store,
+        github=gh,
+        repos=["octo/hello"],
+        label="bug",
+    )
+    assert plan is not None
+    assert [(e.kind, e.status) for e in log] == [("add_labels", "done"), ("comment", "done")]
+    entries = await store.triage_log()
+    assert [(e.bug_source, e.bug_ref, e.kind, e.status) for e in reversed(entries)] == [
+        ("github", f"octo/hello#{issue['number']}", "add_labels", "done"),
+        ("github", f"octo/hello#{issue['number']}", "comment", "done"),
+    ]
+    not_a_bug = dict(payload, action="edited")
+    assert await triage_event("github", not_a_bug, rules=rules, ledger=ledger, site="gh") == (
+        None,
+        [],
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from jirabridge.sync.triage.engine import RuleVerdict, TriageAction, TriagePlan, plan_triage
 from jirabridge.sync.triage.executor import ActionLogEntry, apply_triage_plan, count_open_work
+from jirabridge.sync.triage.intake import triage_event
 from jirabridge.sync.triage.report import BugReport, bug_from_github_issue, bug_from_jira_issue
 from jirabridge.sync.triage.rules import RuleSet, TriageRulesError, load_rules
 
@@ -25,4 +26,5 @@ __all__ = [
     "count_open_work",
     "load_rules",
     "plan_triage",
+    "triage_event",
 ]
