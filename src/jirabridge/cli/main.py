@@ -31,7 +31,17 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, devlinks, secrets, serve, sim, users
+    from jirabridge.cli import (
+        connections,
+        db,
+        demo,
+        devlinks,
+        secrets,
+        serve,
+        sim,
+        users,
+        worklogs,
+    )
 
     serve.register(app)
     db.register(app)
@@ -40,6 +50,7 @@ def _register_commands() -> None:
     users.register(app)
     connections.register(app)
     secrets.register(app)
+    worklogs.register(app)
     devlinks.register(app)
 
 

@@ -37,6 +37,20 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
 
+def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Workflow modules register at import and need their resources before launch, so that
+    # runs recovered at launch can carry on.
+    from jirabridge.service.account_wiring import build_accounts_context
+    from jirabridge.service.worklogs import WorklogService, install_worklog_jobs
+
+    install_worklog_jobs(
+        sessions,
+        lambda: WorklogService.from_settings(
+            settings, sessions, build_accounts_context(settings, sessions).clients
+        ),
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, workers: bool | None = None
@@ -59,6 +73,8 @@ async def open_runtime(
             raise ConfigError(
                 "the database schema is not at the latest version; run `jirabridge db upgrade`"
             )
+        sessions = db.session_factory(engine)
+        _install_jobs(settings, sessions)
         jobs = JobEngine(
             JobsConfig(
                 system_database_url=settings.effective_jobs_database_url,
@@ -66,6 +82,8 @@ async def open_runtime(
                 executor_id=settings.executor_id,
                 polling_interval_sec=settings.jobs_polling_interval_sec,
                 run_workers=run_workers,
+                # DBOS logs through its own handler; keep it to what an operator must see.
+                log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
             )
         )
         await jobs.launch()
@@ -76,7 +94,7 @@ async def open_runtime(
                 yield Runtime(
                     settings=settings,
                     engine=engine,
-                    sessions=db.session_factory(engine),
+                    sessions=sessions,
                     jobs=jobs,
                     http=client,
                 )

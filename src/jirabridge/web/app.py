@@ -24,6 +24,8 @@ from jirabridge.web.routes import (
     devlinks_pages,
     health,
     pages,
+    worklogs_api,
+    worklogs_pages,
 )
 
 __all__ = ["create_app"]
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     )
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(worklogs_api.router)
+    app.include_router(worklogs_pages.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(devlinks_api.router)
