@@ -10,6 +10,7 @@ import typer
 
 from jirabridge.cli.common import build_settings, console, handle_errors
 from jirabridge.cli.demo_accounts import seed_demo_accounts
+from jirabridge.cli.demo_devlinks import seed_demo_devlinks
 from jirabridge.cli.demo_worklogs import seed_demo_time_records
 from jirabridge.cli.serve import run_server
 
@@ -58,6 +59,9 @@ def demo(
                 open_keys=[i.key for i in issues if i.status_id != "10002"][:3],
                 closed_key=next((i.key for i in issues if i.status_id == "10002"), None),
             )
+        )
+        asyncio.run(
+            seed_demo_devlinks(settings, email=login.email, keys=[i.key for i in issues][:2])
         )
         url = f"http://{settings.host}:{settings.port}/"
         console.rule("Jirabridge demo")

@@ -35,6 +35,7 @@ def _register_commands() -> None:
         connections,
         db,
         demo,
+        devlinks,
         export,
         secrets,
         serve,
@@ -52,6 +53,7 @@ def _register_commands() -> None:
     secrets.register(app)
     worklogs.register(app)
     export.register(app)
+    devlinks.register(app)
 
 
 _register_commands()

@@ -20,6 +20,8 @@ from jirabridge.web.problems import install_problem_handlers
 from jirabridge.web.routes import (
     accounts_api,
     accounts_pages,
+    devlinks_api,
+    devlinks_pages,
     health,
     pages,
     stories_api,
@@ -64,4 +66,6 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(stories_api.router)
+    app.include_router(devlinks_api.router)
+    app.include_router(devlinks_pages.router)
     return app

@@ -59,6 +59,7 @@ _T = TypeVar("_T")
 MODEL_MODULES: tuple[str, ...] = (
     "jirabridge.store.models",
     "jirabridge.store.account_models",
+    "jirabridge.store.devlink_models",
     "jirabridge.store.worklog_models",
 )
 

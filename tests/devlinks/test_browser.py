@@ -1,0 +1,171 @@
+"""The GitHub-and-Jira pages in a real browser (Debian's chromium through Playwright): links
+per issue and repository, Smart Commit results, backfill progress, the action log, and the
+triage dry-run with a rule error shown by line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from accounts.web_support import KEY, PASSWORD
+from jirabridge.service.account_wiring import build_accounts_context
+from jirabridge.service.passwords import PasswordHasher
+from jirabridge.service.settings import load_settings
+from jirabridge.sim.server import bind_loopback
+from jirabridge.store import migrations
+from jirabridge.store.db import make_engine, session_factory
+from jirabridge.store.devlinks import DevLinkStore, StoredCursor, StoredLink
+from jirabridge.store.secrets import SecretBox
+from jirabridge.web.problems import install_problem_handlers
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextmanager
+def serve_on(app: FastAPI, sock: object) -> Iterator[None]:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the app did not start"
+        assert time.monotonic() < deadline, "the app did not start in time"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[str]:
+    sock = bind_loopback()
+    app_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = load_settings(
+        data_dir=tmp_path,
+        environment="test",
+        base_url=app_url,
+        secret_key="a-browser-test-secret-key-long-enough",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrations.upgrade_async(database_url)
+        engine = make_engine(database_url)
+        context = build_accounts_context(
+            settings,
+            session_factory(engine),
+            box=SecretBox([KEY]),
+            hasher=PasswordHasher(time_cost=1, memory_cost=1024),
+        )
+        user = await context.accounts.create_user(email="dev@example.test", password=PASSWORD)
+        store = DevLinkStore(session_factory(engine), f"user:{user.id}")
+        await store.save_link(
+            StoredLink(
+                "DEMO-1",
+                "octo/hello",
+                "pull_request",
+                "4",
+                ("title", "branch"),
+                "https://github.com/octo/hello/pull/4",
+                "DEMO-1 docs",
+                "merged",
+            )
+        )
+        await store.save_link(
+            StoredLink(
+                "WEB-2", "octo/web", "commit", "a" * 40, ("commit_message",), None, "x", None
+            )
+        )
+        await store.record_smart_result(
+            repo="octo/hello",
+            sha="b" * 40,
+            external_id="smart:b:DEMO-1:time:1",
+            issue_key="DEMO-1",
+            kind="smart_worklog",
+            status="done",
+        )
+        await store.save(StoredCursor("octo/hello", 7, 3, 9, False))
+        await store.log_triage("github", [("octo/hello#9", "bugs", "assign", "hubot", "done", "")])
+        app.state.accounts = context
+        yield
+        await engine.dispose()
+
+    from jirabridge.web.routes import accounts_api, accounts_pages, devlinks_pages
+
+    app = FastAPI(lifespan=lifespan)
+    install_problem_handlers(app)
+    app.state.settings = settings
+    app.mount(
+        "/static", StaticFiles(directory=str(files("jirabridge.web") / "static")), name="static"
+    )
+    app.include_router(accounts_api.router)
+    app.include_router(accounts_pages.router)
+    app.include_router(devlinks_pages.router)
+    with serve_on(app, sock):
+        yield app_url
+    sock.close()
+
+
+def log_in(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/github")
+    expect(page).to_have_url(f"{app_url}/login?next=/github")
+    page.get_by_label("E-mail").fill("dev@example.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{app_url}/github")
+
+
+def test_links_results_progress_log_and_dry_run(browser: Browser, site: str) -> None:
+    page = browser.new_page()
+    try:
+        log_in(page, site)
+        links = page.locator("#links tbody tr")
+        expect(links).to_have_count(2)
+        expect(page.locator("#smart-commits")).to_contain_text("smart_worklog")
+        expect(page.locator("#backfill")).to_contain_text("3 / 9")
+        expect(page.locator("#triage-log")).to_contain_text("assign hubot")
+
+        page.get_by_role("link", name="octo/hello").first.click()
+        expect(page.locator("#links tbody tr")).to_have_count(1)
+        expect(page.locator("#links")).to_contain_text("PR #4: DEMO-1 docs")
+
+        page.get_by_role("link", name="Try triage rules (dry-run)").click()
+        event = json.loads((FIXTURES / "github" / "issues.opened.json").read_text())
+        page.get_by_label("Event (JSON)").fill(json.dumps(event))
+        page.get_by_role("button", name="Dry-run").click()
+        expect(page.locator("#dry-run")).to_contain_text("rule 'bugs get triaged' (line 2) matches")
+        expect(page.locator("#dry-run")).to_contain_text("-> set_priority High")
+
+        page.get_by_label("Rules").fill("rules:\n  - name: x\n    actions: {assign: {team: t}}\n")
+        page.get_by_role("button", name="Dry-run").click()
+        expect(page.locator("#rule-problems")).to_contain_text("line 3: team 't' is not defined")
+    finally:
+        page.close()
