@@ -16,8 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
+from jirabridge.service.webhook_wiring import running_worker
 from jirabridge.web.problems import install_problem_handlers
-from jirabridge.web.routes import accounts_api, accounts_pages, health, pages
+from jirabridge.web.routes import accounts_api, accounts_pages, health, pages, webhooks
 
 __all__ = ["create_app"]
 
@@ -31,9 +32,14 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
         async with open_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             try:
-                yield
+                if runtime.jobs.config.run_workers:
+                    async with running_worker(webhooks.webhooks_for_app(app)):
+                        yield
+                else:
+                    yield
             finally:
                 app.state.runtime = None
+                app.state.webhooks = None
 
     app = FastAPI(
         title="Jirabridge",
@@ -53,4 +59,6 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(pages.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(webhooks.intake_router)
+    app.include_router(webhooks.router)
     return app
