@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from jirabridge.store.account_models import UserRow
+from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow, UserRow
 from jirabridge.store.db import session_factory
 from jirabridge.store.secrets import SecretBox, generate_key
 from jirabridge.store.webhooks import Owner
@@ -63,3 +63,17 @@ async def make_user(sessions: async_sessionmaker[AsyncSession], email: str) -> O
 async def owner(sessions: async_sessionmaker[AsyncSession]) -> Owner:
     """The user who owns the test's endpoints."""
     return await make_user(sessions, "owner@example.com")
+
+
+async def make_connection(sessions: async_sessionmaker[AsyncSession], owner: Owner) -> str:
+    """Insert a Jira connection row of ``owner`` (no secret: tests never call out with it)."""
+    async with sessions() as session:
+        row = JiraConnectionRow(
+            owner_user_id=owner.user_id,
+            name="sim",
+            kind=ConnectionKind.OAUTH.value,
+            base_url="http://sim.test",
+        )
+        session.add(row)
+        await session.commit()
+        return row.id
