@@ -7,6 +7,7 @@ lookup, one constant-time check, one insert. Processing happens later, in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -22,7 +23,7 @@ from jirabridge.github.webhooks import verify_github_delivery
 from jirabridge.jira.webhooks import verify_jira_delivery
 from jirabridge.store.secrets import SecretBinding, SecretBox
 from jirabridge.store.webhook_models import EndpointKind, WebhookEndpointRow, WebhookSource
-from jirabridge.store.webhooks import get_endpoint, record_delivery
+from jirabridge.store.webhooks import get_endpoint, record_delivery, touch_endpoints
 
 __all__ = [
     "KEPT_HEADERS",
@@ -51,6 +52,7 @@ KEPT_HEADERS = frozenset(
 
 _ENDPOINT_CACHE_SEC = 5.0
 _WARN_EVERY_SEC = 60.0
+_MAX_BATCH = 200
 
 
 def endpoint_secret_binding(endpoint: WebhookEndpointRow) -> SecretBinding:
@@ -132,25 +134,84 @@ class WebhookIntake:
         self._cache: dict[str, _Endpoint] = {}
         self._last_warning: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._queue: list[tuple[_Pending, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._loading: dict[str, asyncio.Future[_Endpoint | None]] = {}
 
     def __repr__(self) -> str:
         return f"WebhookIntake(cached_endpoints={len(self._cache)})"
+
+    async def _store(self, pending: _Pending) -> bool:
+        # Group commit: deliveries arriving while a commit is in flight wait for the next one
+        # and share it. One transaction per batch instead of per delivery is what lets a
+        # single SQLite writer (or a PostgreSQL fsync) keep up with bursts.
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((pending, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+        return await asyncio.shield(future)
+
+    async def _flush_loop(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            try:
+                results = await self._write_batch([item for item, _ in batch])
+            except Exception as exc:  # every waiter gets the failure; none is acknowledged
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), new in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(new)
+
+    async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        results: list[bool] = []
+        async with self._sessions() as session:
+            for item in batch:
+                results.append(
+                    await record_delivery(
+                        session,
+                        endpoint_id=item.endpoint_id,
+                        source=item.source,
+                        delivery_id=item.delivery_id,
+                        event=item.event,
+                        body=item.body,
+                        headers=item.headers,
+                        now=now,
+                    )
+                )
+            await touch_endpoints(session, {item.endpoint_id for item in batch}, now)
+            await session.commit()
+        return results
 
     def forget(self, endpoint_id: str) -> None:
         """Drop a cached endpoint (after its secret changed or it was deactivated)."""
         self._cache.pop(endpoint_id, None)
 
-    async def _endpoint(self, session: AsyncSession, endpoint_id: str, source: str) -> _Endpoint:
-        now = self._clock()
-        cached = self._cache.get(endpoint_id)
-        if cached is None or now - cached.loaded_at > _ENDPOINT_CACHE_SEC:
+    async def _load(self, endpoint_id: str) -> _Endpoint | None:
+        async with self._sessions() as session:
             row = await get_endpoint(session, endpoint_id)
             if row is None or not row.is_active:
+                return None
+            secret = self._box.decrypt(row.secret_ciphertext, endpoint_secret_binding(row))
+            return _Endpoint(row.id, row.source, row.kind, secret, self._clock())
+
+    async def _endpoint(self, endpoint_id: str, source: str) -> _Endpoint:
+        cached = self._cache.get(endpoint_id)
+        if cached is None or self._clock() - cached.loaded_at > _ENDPOINT_CACHE_SEC:
+            # Single flight: a burst to a cold endpoint makes one query, not one per request.
+            loading = self._loading.get(endpoint_id)
+            if loading is None:
+                loading = asyncio.ensure_future(self._load(endpoint_id))
+                self._loading[endpoint_id] = loading
+                loading.add_done_callback(lambda _f: self._loading.pop(endpoint_id, None))
+            loaded = await asyncio.shield(loading)
+            if loaded is None:
                 self._cache.pop(endpoint_id, None)
                 raise NotFoundError("no such webhook endpoint")
-            secret = self._box.decrypt(row.secret_ciphertext, endpoint_secret_binding(row))
-            cached = _Endpoint(row.id, row.source, row.kind, secret, now)
-            self._cache[endpoint_id] = cached
+            self._cache[endpoint_id] = cached = loaded
         if cached.source != source:
             raise NotFoundError("no such webhook endpoint")
         return cached
@@ -198,27 +259,26 @@ class WebhookIntake:
         :class:`ValidationError` for a verified body that is not a webhook.
         """
         lowered = {k.lower(): v for k, v in headers.items()}
-        async with self._sessions() as session:
-            endpoint = await self._endpoint(session, endpoint_id, source.value)
-            try:
-                delivery_id, event = self._verify(endpoint, lowered, body)
-            except WebhookVerificationError as exc:
-                self._warn_bad_signature(endpoint_id, exc)
-                raise
-            kept = {k: v for k, v in lowered.items() if k in KEPT_HEADERS}
-            now = datetime.fromtimestamp(self._clock(), UTC)
-            new = await record_delivery(
-                session,
-                endpoint_id=endpoint.id,
-                source=endpoint.source,
-                delivery_id=delivery_id,
-                event=event,
-                body=body,
-                headers=kept,
-                now=now,
-            )
-            await session.commit()
+        endpoint = await self._endpoint(endpoint_id, source.value)
+        try:
+            delivery_id, event = self._verify(endpoint, lowered, body)
+        except WebhookVerificationError as exc:
+            self._warn_bad_signature(endpoint_id, exc)
+            raise
+        kept = {k: v for k, v in lowered.items() if k in KEPT_HEADERS}
+        pending = _Pending(endpoint.id, endpoint.source, delivery_id, event, body, kept)
+        new = await self._store(pending)
         return IntakeResult(endpoint_id, delivery_id, event, new)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    endpoint_id: str
+    source: str
+    delivery_id: str
+    event: str
+    body: bytes
+    headers: dict[str, str]
 
 
 def _jwt_as_bearer(headers: Mapping[str, str]) -> Mapping[str, str]:

@@ -39,6 +39,7 @@ __all__ = [
     "own_writes_on",
     "record_delivery",
     "replay_deliveries",
+    "touch_endpoints",
 ]
 
 #: Longest error text kept on a delivery (the full traceback goes to the log, not the table).
@@ -131,13 +132,17 @@ async def record_delivery(
         .on_conflict_do_nothing(index_elements=["endpoint_id", "delivery_id"])
     )
     result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def touch_endpoints(session: AsyncSession, endpoint_ids: set[str], now: datetime) -> None:
+    """Record that these endpoints received an event at ``now`` (the health view's figure)."""
     await session.execute(
         update(WebhookEndpointRow)
-        .where(WebhookEndpointRow.id == endpoint_id)
+        .where(WebhookEndpointRow.id.in_(endpoint_ids))
         .values(last_event_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def claim_due(
