@@ -77,12 +77,9 @@ def serve(url: str, port_file: str) -> None:
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
 
-    async def run() -> None:
-        endpoint_id, secret = await setup()
-        Path(port_file).write_text(f"{sock.getsockname()[1]} {secret} {endpoint_id}")
-        await server.serve(sockets=[sock])
-
-    asyncio.run(run())
+    endpoint_id, secret = asyncio.run(setup())
+    Path(port_file).write_text(f"{sock.getsockname()[1]} {secret} {endpoint_id}")
+    asyncio.run(server.serve(sockets=[sock]))
 
 
 async def drive(base: str, secret: str, endpoint_id: str, seconds: float, conns: int) -> None:
