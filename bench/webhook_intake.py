@@ -63,7 +63,9 @@ def serve(url: str, port_file: str) -> None:
                 kind=EndpointKind.ADMIN,
             )
             await session.commit()
-            return row.id, secret
+        # The server runs in another event loop: start it with an empty pool.
+        await engine.dispose()
+        return row.id, secret
 
     app = FastAPI()
     install_problem_handlers(app)

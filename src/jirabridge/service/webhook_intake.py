@@ -23,7 +23,12 @@ from jirabridge.github.webhooks import verify_github_delivery
 from jirabridge.jira.webhooks import verify_jira_delivery
 from jirabridge.store.secrets import SecretBinding, SecretBox
 from jirabridge.store.webhook_models import EndpointKind, WebhookEndpointRow, WebhookSource
-from jirabridge.store.webhooks import get_endpoint, record_delivery, touch_endpoints
+from jirabridge.store.webhooks import (
+    NewDelivery,
+    get_endpoint,
+    record_deliveries,
+    touch_endpoints,
+)
 
 __all__ = [
     "KEPT_HEADERS",
@@ -134,14 +139,14 @@ class WebhookIntake:
         self._cache: dict[str, _Endpoint] = {}
         self._last_warning: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
-        self._queue: list[tuple[_Pending, asyncio.Future[bool]]] = []
+        self._queue: list[tuple[NewDelivery, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._loading: dict[str, asyncio.Future[_Endpoint | None]] = {}
 
     def __repr__(self) -> str:
         return f"WebhookIntake(cached_endpoints={len(self._cache)})"
 
-    async def _store(self, pending: _Pending) -> bool:
+    async def _store(self, pending: NewDelivery) -> bool:
         # Group commit: deliveries arriving while a commit is in flight wait for the next one
         # and share it. One transaction per batch instead of per delivery is what lets a
         # single SQLite writer (or a PostgreSQL fsync) keep up with bursts.
@@ -165,23 +170,10 @@ class WebhookIntake:
                 if not future.done():
                     future.set_result(new)
 
-    async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
+    async def _write_batch(self, batch: list[NewDelivery]) -> list[bool]:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        results: list[bool] = []
         async with self._sessions() as session:
-            for item in batch:
-                results.append(
-                    await record_delivery(
-                        session,
-                        endpoint_id=item.endpoint_id,
-                        source=item.source,
-                        delivery_id=item.delivery_id,
-                        event=item.event,
-                        body=item.body,
-                        headers=item.headers,
-                        now=now,
-                    )
-                )
+            results = await record_deliveries(session, batch, now)
             await touch_endpoints(session, {item.endpoint_id for item in batch}, now)
             await session.commit()
         return results
@@ -266,19 +258,9 @@ class WebhookIntake:
             self._warn_bad_signature(endpoint_id, exc)
             raise
         kept = {k: v for k, v in lowered.items() if k in KEPT_HEADERS}
-        pending = _Pending(endpoint.id, endpoint.source, delivery_id, event, body, kept)
+        pending = NewDelivery(endpoint.id, endpoint.source, delivery_id, event, body, kept)
         new = await self._store(pending)
         return IntakeResult(endpoint_id, delivery_id, event, new)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    endpoint_id: str
-    source: str
-    delivery_id: str
-    event: str
-    body: bytes
-    headers: dict[str, str]
 
 
 def _jwt_as_bearer(headers: Mapping[str, str]) -> Mapping[str, str]:

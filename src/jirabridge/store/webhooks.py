@@ -27,6 +27,7 @@ from jirabridge.store.webhook_models import (
 )
 
 __all__ = [
+    "NewDelivery",
     "Owner",
     "claim_due",
     "fail_delivery",
@@ -37,6 +38,7 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "own_writes_on",
+    "record_deliveries",
     "record_delivery",
     "replay_deliveries",
     "touch_endpoints",
@@ -133,6 +135,64 @@ async def record_delivery(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """One verified delivery to store (see :func:`record_deliveries`)."""
+
+    endpoint_id: str
+    source: str
+    delivery_id: str
+    event: str
+    body: bytes
+    headers: dict[str, str]
+
+
+async def record_deliveries(
+    session: AsyncSession, items: Sequence[NewDelivery], now: datetime
+) -> list[bool]:
+    """Store many deliveries in one statement; for each, ``True`` if it was new.
+
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (both backends) names the
+    rows actually inserted; the rest were repeats. The caller commits.
+    """
+    if not items:
+        return []
+    for item in items:
+        if not item.delivery_id or len(item.delivery_id) > 255:
+            raise ValidationError("a webhook delivery id must be 1 to 255 characters")
+    insert = _insert_for(session)
+    statement = (
+        insert(WebhookDeliveryRow)
+        .values(
+            [
+                {
+                    "endpoint_id": item.endpoint_id,
+                    "source": item.source,
+                    "delivery_id": item.delivery_id,
+                    "event": item.event[:128],
+                    "body": item.body,
+                    "headers": item.headers,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for item in items
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["endpoint_id", "delivery_id"])
+        .returning(WebhookDeliveryRow.endpoint_id, WebhookDeliveryRow.delivery_id)
+    )
+    inserted = {(row[0], row[1]) for row in await session.execute(statement)}
+    results: list[bool] = []
+    for item in items:
+        key = (item.endpoint_id, item.delivery_id)
+        # The same id twice in one batch: only the first counts as new.
+        results.append(key in inserted)
+        inserted.discard(key)
+    return results
 
 
 async def touch_endpoints(session: AsyncSession, endpoint_ids: set[str], now: datetime) -> None:
