@@ -19,10 +19,17 @@ from jirabridge.service.settings import Settings
 from jirabridge.service.webhook_intake import WebhookIntake
 from jirabridge.service.webhook_worker import DeliveryWorker
 from jirabridge.store.secrets import SecretBox
+from jirabridge.store.webhook_models import EndpointKind
 from jirabridge.sync.dispatch import HandlerRegistry
 from jirabridge.sync.status_sync import AppliedPlan, StatusSync
 
-__all__ = ["LiveEvents", "WebhooksContext", "build_webhooks_context", "running_worker"]
+__all__ = [
+    "LiveEvents",
+    "WebhooksContext",
+    "build_webhooks_context",
+    "running_worker",
+    "setup_instructions",
+]
 
 
 @dataclass
@@ -105,3 +112,22 @@ async def running_worker(context: WebhooksContext) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+
+
+def setup_instructions(kind: EndpointKind, url: str) -> str:
+    """What the operator does with a new endpoint."""
+    if kind == EndpointKind.GITHUB:
+        return (
+            f"In the repository's Settings > Webhooks, add {url} with content type "
+            "application/json and the secret above."
+        )
+    if kind == EndpointKind.DYNAMIC:
+        return (
+            "Jirabridge registers dynamic webhooks for this OAuth connection itself; they are "
+            "signed with the OAuth app's client secret."
+        )
+    return (
+        f"As a Jira administrator, open Settings > System > WebHooks, create a webhook with "
+        f"URL {url}, paste the secret above, and select issue, worklog, comment and sprint "
+        "events (a JQL filter such as 'project in (ABC)' limits them to your projects)."
+    )

@@ -21,7 +21,11 @@ from jirabridge.errors import StorageError, ValidationError
 from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.runtime import Runtime
 from jirabridge.service.webhook_intake import create_endpoint
-from jirabridge.service.webhook_wiring import WebhooksContext, build_webhooks_context
+from jirabridge.service.webhook_wiring import (
+    WebhooksContext,
+    build_webhooks_context,
+    setup_instructions,
+)
 from jirabridge.store.account_models import TeamMembershipRow
 from jirabridge.store.webhook_models import (
     DeliveryStatus,
@@ -183,25 +187,6 @@ def _endpoint_out(context: WebhooksContext, row: WebhookEndpointRow) -> Endpoint
         connection_id=row.connection_id,
         last_event_at=row.last_event_at,
         is_active=row.is_active,
-    )
-
-
-def setup_instructions(kind: EndpointKind, url: str) -> str:
-    """What the operator does with a new endpoint."""
-    if kind == EndpointKind.GITHUB:
-        return (
-            f"In the repository's Settings > Webhooks, add {url} with content type "
-            "application/json and the secret above."
-        )
-    if kind == EndpointKind.DYNAMIC:
-        return (
-            "Jirabridge registers dynamic webhooks for this OAuth connection itself; they are "
-            "signed with the OAuth app's client secret."
-        )
-    return (
-        f"As a Jira administrator, open Settings > System > WebHooks, create a webhook with "
-        f"URL {url}, paste the secret above, and select issue, worklog, comment and sprint "
-        "events (a JQL filter such as 'project in (ABC)' limits them to your projects)."
     )
 
 
