@@ -18,7 +18,14 @@ from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
 from jirabridge.service.webhook_wiring import running_worker
 from jirabridge.web.problems import install_problem_handlers
-from jirabridge.web.routes import accounts_api, accounts_pages, health, pages, webhooks
+from jirabridge.web.routes import (
+    accounts_api,
+    accounts_pages,
+    health,
+    pages,
+    webhooks,
+    webhooks_pages,
+)
 
 __all__ = ["create_app"]
 
@@ -61,4 +68,5 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(accounts_pages.router)
     app.include_router(webhooks.intake_router)
     app.include_router(webhooks.router)
+    app.include_router(webhooks_pages.router)
     return app

@@ -44,7 +44,18 @@ from jirabridge.store.webhooks import (
 from jirabridge.web.auth import Caller, require_api_caller
 from jirabridge.web.problems import problem
 
-__all__ = ["get_webhooks", "intake_router", "router", "webhooks_for_app"]
+__all__ = [
+    "DeliveryOut",
+    "StatusLinkOut",
+    "WebhooksDep",
+    "endpoint_out",
+    "get_webhooks",
+    "intake_router",
+    "owned_links",
+    "owner_of",
+    "router",
+    "webhooks_for_app",
+]
 
 intake_router = APIRouter(tags=["webhooks"])
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -177,7 +188,8 @@ class EndpointCreated(BaseModel):
     instructions: str
 
 
-def _endpoint_out(context: WebhooksContext, row: WebhookEndpointRow) -> EndpointOut:
+def endpoint_out(context: WebhooksContext, row: WebhookEndpointRow) -> EndpointOut:
+    """The API shape of an endpoint, with its public URL."""
     return EndpointOut(
         id=row.id,
         name=row.name,
@@ -220,7 +232,7 @@ async def create_webhook_endpoint(
             secret=secret,
         )
         await session.commit()
-    out = _endpoint_out(context, row)
+    out = endpoint_out(context, row)
     return EndpointCreated(
         endpoint=out,
         secret=None if kind == EndpointKind.DYNAMIC else plain,
@@ -234,7 +246,7 @@ async def list_webhook_endpoints(caller: CallerDep, context: WebhooksDep) -> lis
     owner = await owner_of(context, caller)
     async with context.sessions() as session:
         rows = await list_endpoints(session, owner)
-    return [_endpoint_out(context, row) for row in rows]
+    return [endpoint_out(context, row) for row in rows]
 
 
 class DeliveryOut(BaseModel):
@@ -339,7 +351,8 @@ class StatusLinkOut(BaseModel):
         )
 
 
-def _owned_links(owner: Owner) -> Any:
+def owned_links(owner: Owner) -> Any:
+    """A query of the status links ``owner`` may see."""
     clause = StatusLinkRow.owner_user_id == owner.user_id
     if owner.team_ids:
         clause = clause | StatusLinkRow.owner_team_id.in_(owner.team_ids)
@@ -351,7 +364,7 @@ async def list_status_links(caller: CallerDep, context: WebhooksDep) -> list[Sta
     """The caller's linked objects with their mirrored Jira status and conflicts."""
     owner = await owner_of(context, caller)
     async with context.sessions() as session:
-        rows = await session.scalars(_owned_links(owner))
+        rows = await session.scalars(owned_links(owner))
         return [StatusLinkOut.of(row) for row in rows]
 
 
@@ -360,9 +373,7 @@ async def status_events(request: Request, caller: CallerDep, context: WebhooksDe
     """Server-sent events: one ``status`` event per applied change to the caller's links."""
     owner = await owner_of(context, caller)
     async with context.sessions() as session:
-        visible = set(
-            await session.scalars(_owned_links(owner).with_only_columns(StatusLinkRow.id))
-        )
+        visible = set(await session.scalars(owned_links(owner).with_only_columns(StatusLinkRow.id)))
 
     async def stream() -> AsyncIterator[bytes]:
         yield b": connected\n\n"
