@@ -31,7 +31,17 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, secrets, serve, sim, users, webhooks
+    from jirabridge.cli import (
+        connections,
+        db,
+        demo,
+        secrets,
+        serve,
+        sim,
+        users,
+        webhooks,
+        worklogs,
+    )
 
     serve.register(app)
     db.register(app)
@@ -41,6 +51,7 @@ def _register_commands() -> None:
     connections.register(app)
     secrets.register(app)
     webhooks.register(app)
+    worklogs.register(app)
 
 
 _register_commands()

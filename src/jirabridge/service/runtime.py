@@ -6,6 +6,7 @@ process that serves pages and one that only runs workflows are wired the same wa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -37,6 +38,37 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
 
+def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Workflow modules register at import and need their resources before launch, so that
+    # runs recovered at launch can carry on.
+    from jirabridge.service.account_wiring import build_accounts_context
+    from jirabridge.service.worklogs import WorklogService, install_worklog_jobs
+
+    install_worklog_jobs(
+        sessions,
+        lambda: WorklogService.from_settings(
+            settings, sessions, build_accounts_context(settings, sessions).clients
+        ),
+    )
+
+
+def _start_timers(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], jobs: JobEngine
+) -> list[asyncio.Task[None]]:
+    """Periodic work a worker process owns: each timer enqueues durable workflows."""
+    from jirabridge.sync.worklogs.jobs import run_pull_schedule
+
+    timers: list[asyncio.Task[None]] = []
+    if settings.worklog_pull_interval_sec > 0:
+        timers.append(
+            asyncio.create_task(
+                run_pull_schedule(jobs, sessions, every_sec=settings.worklog_pull_interval_sec),
+                name="jirabridge:worklog-pulls",
+            )
+        )
+    return timers
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, workers: bool | None = None
@@ -59,6 +91,8 @@ async def open_runtime(
             raise ConfigError(
                 "the database schema is not at the latest version; run `jirabridge db upgrade`"
             )
+        sessions = db.session_factory(engine)
+        _install_jobs(settings, sessions)
         jobs = JobEngine(
             JobsConfig(
                 system_database_url=settings.effective_jobs_database_url,
@@ -66,9 +100,12 @@ async def open_runtime(
                 executor_id=settings.executor_id,
                 polling_interval_sec=settings.jobs_polling_interval_sec,
                 run_workers=run_workers,
+                # DBOS logs through its own handler; keep it to what an operator must see.
+                log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
             )
         )
         await jobs.launch()
+        timers = _start_timers(settings, sessions, jobs) if run_workers else []
         try:
             async with httpx.AsyncClient(
                 timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
@@ -76,11 +113,14 @@ async def open_runtime(
                 yield Runtime(
                     settings=settings,
                     engine=engine,
-                    sessions=db.session_factory(engine),
+                    sessions=sessions,
                     jobs=jobs,
                     http=client,
                 )
         finally:
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
             await jobs.shutdown()
     finally:
         await engine.dispose()

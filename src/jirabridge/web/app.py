@@ -25,6 +25,8 @@ from jirabridge.web.routes import (
     pages,
     webhooks,
     webhooks_pages,
+    worklogs_api,
+    worklogs_pages,
 )
 
 __all__ = ["create_app"]
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     )
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(worklogs_api.router)
+    app.include_router(worklogs_pages.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(webhooks.intake_router)
