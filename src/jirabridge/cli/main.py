@@ -41,6 +41,7 @@ def _register_commands() -> None:
         serve,
         sim,
         users,
+        webhooks,
         worklogs,
     )
 
@@ -51,6 +52,7 @@ def _register_commands() -> None:
     users.register(app)
     connections.register(app)
     secrets.register(app)
+    webhooks.register(app)
     worklogs.register(app)
     export.register(app)
     devlinks.register(app)

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
+from jirabridge.service.webhook_wiring import running_worker
 from jirabridge.web.problems import install_problem_handlers
 from jirabridge.web.routes import (
     accounts_api,
@@ -25,6 +26,8 @@ from jirabridge.web.routes import (
     health,
     pages,
     stories_api,
+    webhooks,
+    webhooks_pages,
     worklogs_api,
     worklogs_pages,
 )
@@ -41,9 +44,14 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
         async with open_runtime(settings, workers=workers) as runtime:
             app.state.runtime = runtime
             try:
-                yield
+                if runtime.jobs.config.run_workers:
+                    async with running_worker(webhooks.webhooks_for_app(app)):
+                        yield
+                else:
+                    yield
             finally:
                 app.state.runtime = None
+                app.state.webhooks = None
 
     app = FastAPI(
         title="Jirabridge",
@@ -68,4 +76,7 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(stories_api.router)
     app.include_router(devlinks_api.router)
     app.include_router(devlinks_pages.router)
+    app.include_router(webhooks.intake_router)
+    app.include_router(webhooks.router)
+    app.include_router(webhooks_pages.router)
     return app
