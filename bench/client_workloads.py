@@ -259,9 +259,21 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         errors = _atlassian_lib(spec)
     wall = time.perf_counter() - _START[0]
-    # ru_maxrss is in KiB on Linux.
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall_s": wall, "errors": errors, "peak_rss_mb": rss_mb}
+    return {"wall_s": wall, "errors": errors, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS.
+
+    ``ru_maxrss`` survives fork+exec on Linux, so a child started by a big parent reports the
+    parent's size; ``VmHWM`` belongs to the address space exec created.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 # ---------------------------------------------------------------- parent side (the simulator)
