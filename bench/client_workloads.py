@@ -367,8 +367,14 @@ def run_case(profile: str, workload: str, client: str, size: int, *, issues: int
         )
         if proc.returncode != 0:
             raise RuntimeError(f"{client} {workload} failed:\n{proc.stderr[-3000:]}")
-        if proc.stderr:
-            print(proc.stderr[-600:], file=sys.stderr)
+        # The per-item failures (the library's own logging is noise here).
+        failures = [
+            line
+            for line in proc.stderr.splitlines()
+            if line.startswith(("worklog bench-", "bulk chunk", "search:"))
+        ]
+        for line in failures[:20]:
+            print(f"{client} {profile} {workload}: {line}", file=sys.stderr)
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         if workload == "search" and profile == "faulty":
             time.sleep(0)  # nothing to wait for: search lag only hides fresh writes
