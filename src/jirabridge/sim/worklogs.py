@@ -25,6 +25,10 @@ def _seconds(body: dict[str, Any], *, required: bool) -> int | None:
         )
     if "timeSpentSeconds" in body:
         value = body["timeSpentSeconds"]
+        # Jira's JSON binding coerces a numeric string ("60", what the `jira` library sends)
+        # to a number; only non-numeric text is refused.
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SimHTTPError(
                 400, errors={"timeLogged": "Time spent must be a whole number of seconds."}
