@@ -149,3 +149,43 @@ async def test_write_once_passes_issue_key_to_the_governor(clock: FakeClock) -> 
                 "POST", URL, json={}, parse=worklog_id, reconcile=Reconciler(), issue_key="P-1"
             )
     assert clock.slept > 0
+
+
+class FlakyReconciler:
+    """A look-up that fails (as a 500 on the reconcile GET would) before it answers."""
+
+    def __init__(self, failures: int, answer: str | None) -> None:
+        self.failures = failures
+        self.answer = answer
+        self.calls = 0
+
+    async def __call__(self) -> str | None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ServerError("look-up failed", status=500)
+        return self.answer
+
+
+async def test_a_failed_reconcile_is_asked_again_never_taken_as_not_applied(
+    clock: FakeClock,
+) -> None:
+    script = ScriptedTransport(read_timeout(), httpx.Response(201, json={"id": "dup"}))
+    reconcile = FlakyReconciler(failures=2, answer="10044")
+    async with client_for(script, clock) as client:
+        result = await client.write_once(
+            "POST", URL, json={"timeSpentSeconds": 60}, parse=worklog_id, reconcile=reconcile
+        )
+    assert result == "10044"
+    assert script.count == 1  # the write was never repeated
+    assert reconcile.calls == 3
+
+
+async def test_a_reconcile_that_never_answers_raises_without_resending(clock: FakeClock) -> None:
+    script = ScriptedTransport(read_timeout(), httpx.Response(201, json={"id": "dup"}))
+    reconcile = FlakyReconciler(failures=100, answer=None)
+    async with client_for(script, clock) as client:
+        with pytest.raises(ServerError):
+            await client.write_once(
+                "POST", URL, json={"timeSpentSeconds": 60}, parse=worklog_id, reconcile=reconcile
+            )
+    assert script.count == 1

@@ -420,8 +420,7 @@ class HttpClient:
                 failure: _Ambiguous = exc
             else:
                 return parse(response)
-            self.stats.reconciles += 1
-            found = await reconcile()
+            found = await self._reconcile(reconcile, started)
             if found is not None:
                 self.stats.reconciled += 1
                 logger.info("%s %s: reconcile found the write applied", method, failure.url)
@@ -443,6 +442,31 @@ class HttpClient:
             )
             self.stats.waited += wait
             await self.clock.sleep(wait)
+
+    async def _reconcile(self, reconcile: Reconcile[T], started: float) -> T | None:
+        """Ask ``reconcile`` until it answers; a failed look-up leaves the outcome unknown.
+
+        A reconcile read can itself time out or meet a 5xx. Treating that as "not applied" would
+        re-send a write that may have landed, so the look-up is repeated with backoff instead,
+        and its error is raised when the retry budget runs out (the write stays unconfirmed
+        for the caller's ledger to reconcile later).
+        """
+        attempts = 0
+        while True:
+            self.stats.reconciles += 1
+            try:
+                return await reconcile()
+            except (TimeoutError_, ConnectionFailedError, ServerError):
+                attempts += 1
+                wait = self.retry.backoff(attempts)
+                if (
+                    attempts > self.retry.max_retries
+                    or self.clock.monotonic() - started + wait > self.retry.max_elapsed
+                ):
+                    raise
+                logger.warning("reconcile look-up failed; looking again in %.1fs", wait)
+                self.stats.waited += wait
+                await self.clock.sleep(wait)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in)."""
