@@ -36,6 +36,7 @@ def _register_commands() -> None:
     serve.register(app)
     db.register(app)
     demo.register(app)
+    app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
 
 
 _register_commands()

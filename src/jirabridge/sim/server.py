@@ -1,0 +1,60 @@
+"""Run the simulator under a real uvicorn server in a background thread (tests and benches)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+
+from jirabridge.sim.app import SimConfig, create_sim_app
+
+__all__ = ["bind_loopback", "running_sim", "serve_in_thread"]
+
+
+def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on loopback; port 0 lets the OS pick a free one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Starlette, *, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and a free port; yields the base URL, stops on exit."""
+    sock = bind_loopback()
+    host, port = sock.getsockname()[:2]
+    base_url = f"http://{host}:{port}"
+    runtime = getattr(app.state, "sim", None)
+    if runtime is not None:
+        runtime.set_base_url(base_url)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.01)
+    try:
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@contextlib.contextmanager
+def running_sim(config: SimConfig | None = None) -> Iterator[tuple[str, Starlette]]:
+    """A fresh simulator on loopback: yields ``(base_url, app)``."""
+    app = create_sim_app(config or SimConfig())
+    with serve_in_thread(app) as base_url:
+        yield base_url, app
