@@ -24,6 +24,7 @@ __all__ = [
     "IssueHistory",
     "StatusCategory",
     "Timeline",
+    "detect_field_ids",
     "parse_issue_history",
     "status_categories_from",
 ]
@@ -217,6 +218,28 @@ def parse_issue_history(
         ),
         categories=categories,
     )
+
+
+_POINTS_NAMES = ("story point estimate", "story points")
+
+
+def detect_field_ids(fields: Iterable[Mapping[str, Any]]) -> FieldIds:
+    """Find the story-points and sprint fields in ``GET /field`` (defaults when absent).
+
+    Sites name points "Story point estimate" (Cloud) or "Story Points" (older and DC); the
+    sprint field is the one with Jira Software's ``gh-sprint`` schema.
+    """
+    points = sprint = None
+    for item in fields:
+        name = str(item.get("name", "")).strip().lower()
+        schema = item.get("schema") or {}
+        custom = str(schema.get("custom", "")) if isinstance(schema, Mapping) else ""
+        if custom.endswith(":gh-sprint") and sprint is None:
+            sprint = str(item["id"])
+        elif name in _POINTS_NAMES and (points is None or name == _POINTS_NAMES[0]):
+            # "Story point estimate" wins over a legacy "Story Points" when a site has both.
+            points = str(item["id"])
+    return FieldIds(points=points or DEFAULT_POINTS_FIELD, sprint=sprint or DEFAULT_SPRINT_FIELD)
 
 
 def status_categories_from(statuses: Iterable[Mapping[str, Any]]) -> dict[str, StatusCategory]:

@@ -27,6 +27,7 @@ from jirabridge.sync.reports.history import (
     FieldIds,
     IssueHistory,
     StatusCategory,
+    detect_field_ids,
     parse_issue_history,
     status_categories_from,
 )
@@ -59,6 +60,8 @@ class BoardCache:
     #: When the last load ran (by our clock); the next load asks for changes after it.
     loaded_at: datetime | None = None
     statuses: dict[str, StatusCategory] = field(default_factory=dict)
+    #: The points and sprint field ids the cached issues were fetched with.
+    field_ids: FieldIds | None = None
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +73,11 @@ class BoardCache:
             "covered_since": self.covered_since.isoformat() if self.covered_since else None,
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "statuses": self.statuses,
+            "field_ids": (
+                {"points": self.field_ids.points, "sprint": self.field_ids.sprint}
+                if self.field_ids
+                else None
+            ),
             "issues": self.issues,
         }
 
@@ -80,8 +88,10 @@ class BoardCache:
         def when(value: Any) -> datetime | None:
             return datetime.fromisoformat(value) if isinstance(value, str) else None
 
+        ids = data.get("field_ids")
         return cls(
             board_id=int(data["board_id"]),
+            field_ids=FieldIds(points=ids["points"], sprint=ids["sprint"]) if ids else None,
             project_key=data.get("project_key"),
             covered_sprints={int(s) for s in data.get("covered_sprints", [])},
             covered_since=when(data.get("covered_since")),
@@ -209,7 +219,7 @@ class SprintDataLoader:
         self._client = client
         self._cache = cache
         self._site = site
-        self._fields = field_ids or FieldIds()
+        self._fields = field_ids
         self._clock = clock
 
     async def board_sprints(self, board_id: int) -> list[SprintInfo]:
@@ -240,10 +250,15 @@ class SprintDataLoader:
             cache.project_key = await self._board_project(board_id)
         if not cache.statuses:
             cache.statuses = await self._statuses()
+        wanted = self._fields or cache.field_ids or await self._detect_fields()
+        if cache.field_ids != wanted:
+            # Other fields than the cached issues carry: what we hold is of no use.
+            cache = BoardCache(board_id, cache.project_key, statuses=cache.statuses)
+            cache.field_ids = wanted
         fetched = 0
         jql = self._refresh_jql(cache, chosen, now)
         if jql is not None:
-            fetched = await self._fetch_into(cache, jql)
+            fetched = await self._fetch_into(cache, jql, wanted)
             cache.covered_sprints |= {s.id for s in chosen}
             earliest = min((s.start for s in chosen), default=now)
             if cache.covered_since is None or earliest < cache.covered_since:
@@ -251,7 +266,7 @@ class SprintDataLoader:
             cache.loaded_at = now
             await self._cache.put(self._site, cache)
         histories = [
-            parse_issue_history(raw, field_ids=self._fields, status_categories=cache.statuses)
+            parse_issue_history(raw, field_ids=wanted, status_categories=cache.statuses)
             for raw in cache.issues.values()
         ]
         return BoardData(board_id, chosen, histories, fetched)
@@ -278,16 +293,8 @@ class SprintDataLoader:
             return f'project = "{cache.project_key}" AND ({where})'
         return where
 
-    async def _fetch_into(self, cache: BoardCache, jql: str) -> int:
-        fields = [
-            "summary",
-            "status",
-            "issuetype",
-            "created",
-            "updated",
-            self._fields.points,
-            self._fields.sprint,
-        ]
+    async def _fetch_into(self, cache: BoardCache, jql: str, ids: FieldIds) -> int:
+        fields = ["summary", "status", "issuetype", "created", "updated", ids.points, ids.sprint]
         count = 0
         async for issue in self._client.search(jql, fields=fields, expand=["changelog"]):
             changelog = dict(issue.changelog or {})
@@ -329,6 +336,9 @@ class SprintDataLoader:
         location = response.json().get("location") or {}
         key = location.get("projectKey")
         return str(key) if key else None
+
+    async def _detect_fields(self) -> FieldIds:
+        return detect_field_ids([f.model_dump(by_alias=True) for f in await self._client.fields()])
 
     async def _statuses(self) -> dict[str, StatusCategory]:
         version = await self._client.api_version()
