@@ -271,3 +271,18 @@ def test_github_app_bad_key_is_a_config_error_without_the_key() -> None:
     with pytest.raises(ConfigError) as caught:
         auth.app_jwt()
     assert "NOT A KEY" not in str(caught.value)
+
+
+def test_github_app_without_cryptography_is_a_clear_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "cryptography" else real(name, *a),
+    )
+    with pytest.raises(ConfigError, match="github-app"):
+        GitHubAppAuth(1, "key", 2)

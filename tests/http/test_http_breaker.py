@@ -28,6 +28,7 @@ def test_opens_after_n_consecutive_failures_and_fails_fast(clock: FakeClock) -> 
         breaker.before_request()
     assert caught.value.site == "jira.example"
     assert caught.value.retry_after == pytest.approx(20)
+    assert caught.value.details["half_open_at"] == pytest.approx(clock.time() + 20)
 
 
 def test_a_success_resets_the_count(clock: FakeClock) -> None:

@@ -214,10 +214,25 @@ async def test_default_timeouts_and_injected_client(clock: FakeClock) -> None:
     assert client._client.timeout == httpx.Timeout(30.0, connect=5.0)
     await client.aclose()
 
-    script = ScriptedTransport(httpx.Response(200))
+    seen_timeouts: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen_timeouts.append(request.extensions["timeout"])
+        return httpx.Response(200)
+
+    script = ScriptedTransport(answer)
     shared = httpx.AsyncClient(transport=script)
-    async with HttpClient(BASE, client=shared, headers={"X-Test": "1"}, clock=clock) as client:
+    async with HttpClient(
+        BASE,
+        client=shared,
+        headers={"X-Test": "1"},
+        timeout=httpx.Timeout(2.0),
+        clock=clock,
+    ) as client:
         await client.request("GET", "/rest/api/3/myself")
+    assert seen_timeouts == [httpx.Timeout(2.0).as_dict()]
+    with pytest.raises(ValueError, match="transport"):
+        HttpClient(BASE, client=shared, transport=script)
     assert not shared.is_closed  # not ours to close
     assert str(script.requests[0].url) == BASE + "/rest/api/3/myself"
     assert script.requests[0].headers["X-Test"] == "1"
@@ -239,3 +254,18 @@ async def test_per_issue_writes_are_spaced_through_the_client(clock: FakeClock) 
 def test_relative_base_url_is_refused() -> None:
     with pytest.raises(ValueError, match="absolute"):
         HttpClient("acme.atlassian.net")
+
+
+async def test_clients_on_one_store_share_the_sites_budget(clock: FakeClock) -> None:
+    from jirabridge.http import GovernorLimits, MemoryGovernorStore, Rate
+
+    store = MemoryGovernorStore()
+    limits = GovernorLimits(method_rates={"GET": Rate(1, 1)})
+    transport = ScriptedTransport(httpx.Response(200))
+    first = client_for(transport, clock, limits=limits, governor_store=store)
+    second = client_for(transport, clock, limits=limits, governor_store=store)
+    await first.request("GET", "/rest/api/3/myself")
+    await second.request("GET", "/rest/api/3/myself")
+    assert clock.sleeps == [pytest.approx(1.0)]  # the second client waited for the first's token
+    await first.aclose()
+    await second.aclose()

@@ -1,7 +1,10 @@
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jirabridge.errors import RateLimitedError
 from jirabridge.http.clock import FakeClock
@@ -183,3 +186,38 @@ async def test_concurrent_acquires_are_spread_not_bunched(clock: FakeClock) -> N
     assert sum(1 for w in waits if w == 0) == 10
     assert len(clock.sleeps) == 20
     assert clock.time() - start == near(0.2)
+
+
+async def test_429_without_retry_after_waits_for_the_reset(clock: FakeClock) -> None:
+    governor = jira(clock)
+    reset = datetime.fromtimestamp(clock.time() + 42, tz=UTC).isoformat()
+    await governor.observe("GET", "/x", 429, httpx.Headers({"X-RateLimit-Reset": reset}))
+    assert await governor.acquire("GET", "/y") == near(42)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=150))
+async def test_per_issue_windows_hold_for_any_arrival_pattern(gaps: list[float]) -> None:
+    clock = FakeClock()
+    governor = jira(clock)
+    sent: list[float] = []
+    for gap in gaps:
+        clock.advance(gap)
+        await governor.acquire("POST", "/rest/api/3/issue/P-1/comment", issue_key="P-1")
+        sent.append(clock.time())
+    for i, start in enumerate(sent):
+        assert sum(1 for t in sent[i:] if t < start + 2.0 - 1e-6) <= 20
+        assert sum(1 for t in sent[i:] if t < start + 30.0 - 1e-6) <= 100
+
+
+async def test_primary_limit_pacing_never_exceeds_max_wait(clock: FakeClock) -> None:
+    governor = RateGovernor("api.github.com", limits=GovernorLimits(max_wait=30), clock=clock)
+    reset = int(clock.time()) + 3000
+    headers = {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "2",
+        "x-ratelimit-reset": str(reset),
+    }
+    await governor.observe("GET", "/user", 200, httpx.Headers(headers))
+    await governor.acquire("GET", "/user")
+    assert await governor.acquire("GET", "/user") == near(30)

@@ -97,6 +97,8 @@ class CircuitBreaker:
             f"circuit for {self.site} is open after {self._failures} consecutive failures",
             site=self.site,
             retry_after=retry_after,
+            # wall-clock time, for people and other processes (half_open_at is monotonic)
+            details={"half_open_at": self.clock.time() + retry_after},
         )
 
     def record_success(self) -> None:

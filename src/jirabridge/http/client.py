@@ -29,7 +29,8 @@ from jirabridge.errors import (
 from jirabridge.http.breaker import CircuitBreaker
 from jirabridge.http.clock import Clock, SystemClock
 from jirabridge.http.governor import GovernorLimits, RateGovernor
-from jirabridge.http.headers import parse_rate_limit_headers
+from jirabridge.http.governor_store import GovernorStore
+from jirabridge.http.headers import RateLimitInfo, parse_rate_limit_headers
 from jirabridge.http.retry import IDEMPOTENT_METHODS, Outcome, RequestFacts, RetryPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpClient", "HttpStats", "Reconcile", "safe_url"]
@@ -108,6 +109,13 @@ def _site_of(base_url: str) -> str:
     return f"{url.host}{':' + str(url.port) if url.port else ''}{url.path.rstrip('/')}"
 
 
+def _rate_limited(status: int, info: RateLimitInfo) -> bool:
+    # GitHub signals both its primary and secondary limits with 403 as well as 429.
+    return status == 429 or (
+        status == 403 and (info.retry_after is not None or info.remaining == 0)
+    )
+
+
 def _error_body(response: httpx.Response) -> tuple[list[str], dict[str, str]]:
     """Messages and field errors of Jira's ``{"errorMessages": [...], "errors": {...}}`` body,
     or of GitHub's ``{"message": ..., "errors": [...]}``."""
@@ -137,8 +145,10 @@ class HttpClient:
     One connection pool per client (or pass ``client=`` to share an ``httpx.AsyncClient``; it is
     then not closed by :meth:`aclose`). ``site`` names the rate budget and breaker (default: host
     and path of ``base_url``). Without ``governor=``, a governor with ``limits`` (default
-    :meth:`GovernorLimits.unlimited`: follow the server's headers only) is built; the Jira client
-    should pass ``limits=GovernorLimits.jira_cloud()`` for Cloud sites.
+    :meth:`GovernorLimits.unlimited`: follow the server's headers only) is built on
+    ``governor_store``; the Jira client should pass ``limits=GovernorLimits.jira_cloud()`` for
+    Cloud sites. Clients given the same store (in memory, Redis or PostgreSQL) and the same site
+    share one rate budget, whether they live in one process or many.
     """
 
     def __init__(
@@ -155,18 +165,22 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         governor: RateGovernor | None = None,
         limits: GovernorLimits | None = None,
+        governor_store: GovernorStore | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an absolute http(s) URL")
-        if client is not None and (transport is not None or timeout is not None):
-            raise ValueError("pass transport/timeout to the injected client, not to HttpClient")
+        if client is not None and transport is not None:
+            raise ValueError("pass the transport to the injected client, not to HttpClient")
         self.base_url = base_url.rstrip("/")
         self.site = site or _site_of(self.base_url)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.retry = retry if retry is not None else RetryPolicy()
         self.governor = governor or RateGovernor(
-            self.site, limits=limits or GovernorLimits.unlimited(), clock=self.clock
+            self.site,
+            limits=limits or GovernorLimits.unlimited(),
+            store=governor_store,
+            clock=self.clock,
         )
         self.breaker = breaker or CircuitBreaker(self.site, clock=self.clock)
         self.stats = HttpStats()
@@ -178,7 +192,9 @@ class HttpClient:
             headers=dict(headers or {}),
             timeout=timeout or DEFAULT_TIMEOUT,
         )
+        # With a shared pool, our headers and timeout go on each request instead of the pool.
         self._extra_headers = dict(headers or {}) if client is not None else {}
+        self._request_timeout = timeout if client is not None else None
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={safe_url(self.base_url)!r})"
@@ -229,8 +245,8 @@ class HttpClient:
             "files": files,
             "headers": merged_headers or None,
         }
-        if timeout is not None:
-            request_kwargs["timeout"] = timeout
+        if timeout is not None or self._request_timeout is not None:
+            request_kwargs["timeout"] = timeout or self._request_timeout
         if not self._owns_client and self._auth is not None:
             request_kwargs["auth"] = self._auth
         self.stats.requests += 1
@@ -301,9 +317,7 @@ class HttpClient:
             settled = True
             await self.governor.observe(method, path, status, response.headers, issue_key=issue_key)
             info = parse_rate_limit_headers(response.headers, self.clock.time())
-            limited = status == 429 or (
-                status == 403 and (info.retry_after is not None or info.remaining == 0)
-            )
+            limited = _rate_limited(status, info)
             return response, Outcome.response(status, info.retry_after, rate_limited=limited), None
         finally:
             if not settled:
@@ -318,9 +332,7 @@ class HttpClient:
         if messages:
             summary += ": " + "; ".join(messages[:3])
         info = parse_rate_limit_headers(response.headers, self.clock.time())
-        if status == 429 or (
-            status == 403 and (info.retry_after is not None or info.remaining == 0)
-        ):
+        if _rate_limited(status, info):
             return RateLimitedError(
                 summary,
                 status=status,

@@ -268,7 +268,10 @@ class RateGovernor:
             refused = True  # GitHub's primary limit answers 403 with remaining 0
         if refused:
             until = now + info.retry_after if info.retry_after is not None else now
-            if (info.reason in QUOTA_REASONS or exhausted) and info.reset_at is not None:
+            # Quota pauses last until the reset; and a 429 without Retry-After (seen during
+            # Atlassian gateway incidents) is told to wait for X-RateLimit-Reset instead.
+            quota = info.reason in QUOTA_REASONS or exhausted or info.retry_after is None
+            if quota and info.reset_at is not None:
                 until = max(until, info.reset_at)
             if until > now:
                 if info.reason == _PER_ISSUE_REASON and issue_key:
@@ -302,8 +305,9 @@ class RateGovernor:
             and remaining < limit * self.limits.low_remaining_ratio
         )
         if low and reset_at is not None and reset_at > now and remaining:
-            # An hourly budget (GitHub primary): spread what is left evenly until the reset.
-            self._pace_interval = (reset_at - now) / remaining
+            # An hourly budget (GitHub primary): spread what is left evenly until the reset,
+            # but never hold one request longer than max_wait for it.
+            self._pace_interval = min((reset_at - now) / remaining, self.limits.max_wait)
             self._pace_until = reset_at
         elif remaining is not None and not low:
             self._pace_interval = 0.0
