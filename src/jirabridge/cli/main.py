@@ -31,11 +31,12 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import db, demo, serve
+    from jirabridge.cli import db, demo, report, serve
 
     serve.register(app)
     db.register(app)
     demo.register(app)
+    report.register(app)
     app.command("sim")(__import__("jirabridge.cli.sim", fromlist=["sim"]).sim)
 
 
