@@ -10,6 +10,7 @@ non-idempotent request must be reconciled before it is repeated.
     JirabridgeError
     ├── ConfigError                    settings missing or invalid; raised before any I/O
     ├── ValidationError                input we refuse (bad key, bad duration, bad file) -> 4xx
+    ├── NotAuthenticatedError          no valid session or API key came with the request -> 401
     ├── NotFoundError                  a local object does not exist or is not yours -> 404
     ├── PermissionDeniedError          a local action the caller may not take -> 403
     ├── ConflictError                  duplicate, or edited on both sides -> 409
@@ -51,6 +52,7 @@ __all__ = [
     "ConnectionFailedError",
     "ForbiddenError",
     "JirabridgeError",
+    "NotAuthenticatedError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -94,6 +96,13 @@ class ValidationError(JirabridgeError):
 
     http_status = 422
     code = "validation-error"
+
+
+class NotAuthenticatedError(JirabridgeError):
+    """The request carries no valid login session or API key."""
+
+    http_status = 401
+    code = "not-authenticated"
 
 
 class NotFoundError(JirabridgeError):

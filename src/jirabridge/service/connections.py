@@ -154,6 +154,15 @@ class ConnectionService:
             site_name=server.server_title if server else None,
         )
 
+    async def test_input(self, data: ConnectionInput) -> TestOutcome:
+        """Validate and test what a user entered, saving nothing (the "Test" button)."""
+        self._validate(data)
+        base_url = await self._safe_url(data.base_url)
+        email = (data.email or "").strip() or None
+        return await self.test_credentials(
+            PlainCredentials(data.kind, base_url, email, data.secret.strip())
+        )
+
     async def create(
         self, user_id: str, data: ConnectionInput, *, test: bool = True, force: bool = False
     ) -> tuple[JiraConnectionRow, TestOutcome | None]:
