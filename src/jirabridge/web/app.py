@@ -17,7 +17,7 @@ from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
 from jirabridge.web.problems import install_problem_handlers
-from jirabridge.web.routes import health, pages
+from jirabridge.web.routes import health, pages, reports_api, reports_pages
 
 __all__ = ["create_app"]
 
@@ -51,4 +51,6 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     )
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(reports_api.router)
+    app.include_router(reports_pages.router)
     return app
