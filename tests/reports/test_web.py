@@ -204,7 +204,6 @@ async def test_pages_render_tables_and_charts(site: Site) -> None:
     # Our own page: the charts are well-formed XML we can read back.
     chunks = ["<svg" + c[: c.index("</svg>") + 6] for c in page.split("<svg")[1:]]
     svgs = [ET.fromstring(c) for c in chunks]  # noqa: S314
-    ]
     ns = "{http://www.w3.org/2000/svg}"
     bars = {
         (b.get("data-series"), b.get("data-label")): b.get("data-value")
