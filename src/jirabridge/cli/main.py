@@ -37,6 +37,7 @@ def _register_commands() -> None:
         demo,
         devlinks,
         export,
+        report,
         secrets,
         serve,
         sim,
@@ -56,6 +57,7 @@ def _register_commands() -> None:
     worklogs.register(app)
     export.register(app)
     devlinks.register(app)
+    report.register(app)
 
 
 _register_commands()

@@ -25,6 +25,8 @@ from jirabridge.web.routes import (
     devlinks_pages,
     health,
     pages,
+    reports_api,
+    reports_pages,
     stories_api,
     webhooks,
     webhooks_pages,
@@ -79,4 +81,6 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(webhooks.intake_router)
     app.include_router(webhooks.router)
     app.include_router(webhooks_pages.router)
+    app.include_router(reports_api.router)
+    app.include_router(reports_pages.router)
     return app
