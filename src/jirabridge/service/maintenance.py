@@ -162,8 +162,11 @@ async def run_maintenance(
     stop: asyncio.Event,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    retention: bool = True,
 ) -> None:
     """Beat, recover and prune until ``stop`` is set; errors are logged, never fatal.
+
+    ``retention=False`` leaves pruning to other processes (recovery only).
 
     A database that is briefly away must not kill the worker: the next round tries again.
     """
@@ -175,7 +178,7 @@ async def run_maintenance(
         try:
             await heartbeats.beat(executor_id)
             await recover_stopped_executors(jobs, heartbeats, config.recovery)
-            if loop.time() >= next_retention:
+            if retention and loop.time() >= next_retention:
                 await _retention_pass(jobs, sessions, config, now())
                 next_retention = loop.time() + config.retention_interval_sec
         except JirabridgeError as exc:
