@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -40,7 +40,8 @@ pytestmark = [
 def _load_worker_module() -> ModuleType:
     # The same module the workers run, so this process registers the same workflow and queue.
     spec = importlib.util.spec_from_file_location("scale_worker", WORKER)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["scale_worker"] = module
     spec.loader.exec_module(module)
@@ -112,7 +113,7 @@ def workers(jobs_database_url: str, markers: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-async def web_process(jobs_database_url: str) -> Iterator[JobEngine]:
+async def web_process(jobs_database_url: str) -> AsyncIterator[JobEngine]:
     """This process as a web-only process: enqueues and reads, takes no jobs."""
     engine = JobEngine(
         JobsConfig(
