@@ -64,25 +64,27 @@ class Workers:
         self.directory = directory
         self.processes: dict[str, subprocess.Popen[str]] = {}
 
-    def start(self, executor_id: str, *, hold: bool = False) -> subprocess.Popen[str]:
+    def start(self, *executor_ids: str, hold: bool = False) -> list[subprocess.Popen[str]]:
+        """Start workers side by side (their start-up overlaps), return once all are ready."""
         env = {key: value for key, value in os.environ.items() if key != "JB_HOLD"}
         if hold:
             env["JB_HOLD"] = "1"
-        process = subprocess.Popen(
-            [sys.executable, str(WORKER), self.url, executor_id, str(self.directory)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        ready = process.stdout.readline().strip()
-        if ready != "ready":
-            process.kill()
-            _, errors = process.communicate()
-            pytest.fail(f"worker {executor_id} did not start:\n{errors}")
-        self.processes[executor_id] = process
-        return process
+        for executor_id in executor_ids:
+            self.processes[executor_id] = subprocess.Popen(
+                [sys.executable, str(WORKER), self.url, executor_id, str(self.directory)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        for executor_id in executor_ids:
+            process = self.processes[executor_id]
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != "ready":
+                process.kill()
+                _, errors = process.communicate()
+                pytest.fail(f"worker {executor_id} did not start:\n{errors}")
+        return [self.processes[executor_id] for executor_id in executor_ids]
 
     def stop_all(self) -> None:
         for process in self.processes.values():
@@ -143,8 +145,7 @@ def _wait_until(check: object, what: str) -> None:
 async def test_per_site_limit_holds_across_three_workers(
     workers: Workers, web_process: JobEngine, markers: Path
 ) -> None:
-    for name in ("w1", "w2", "w3"):
-        workers.start(name)
+    workers.start("w1", "w2", "w3")
     handles = []
     for number in range(8):
         for site in ("site-a", "site-b"):
@@ -179,7 +180,7 @@ async def test_per_site_limit_holds_across_three_workers(
 async def test_kill_9_mid_workflow_is_resumed_by_another_worker_exactly_once(
     workers: Workers, web_process: JobEngine, markers: Path
 ) -> None:
-    doomed = workers.start("w1", hold=True)
+    (doomed,) = workers.start("w1", hold=True)
     handle = await web_process.enqueue(
         scale_worker.DEMO_QUEUE,
         "site-a",
@@ -195,8 +196,7 @@ async def test_kill_9_mid_workflow_is_resumed_by_another_worker_exactly_once(
     assert doomed.returncode == -signal.SIGKILL
     assert (await handle.status()).state == "PENDING"
 
-    workers.start("w2")
-    workers.start("w3")
+    workers.start("w2", "w3")
     winner = await handle.result()
 
     status = await handle.status()
