@@ -1,7 +1,8 @@
 """Scale-out proof with real processes: several workers on one PostgreSQL.
 
 - Per-site limits hold across processes: jobs of one site never overlap, whichever worker runs
-  them, while the work is still spread over the workers.
+  them, while the work is still spread over the workers; a site queued behind another site's
+  burst starts before that burst is done (fairness).
 - ``kill -9`` of a worker inside a workflow: the surviving workers see its heartbeat go stale,
   put its workflow back on the queue, and the workflow ends exactly once (the completed step is
   not run again, the interrupted one finishes once).
@@ -142,13 +143,14 @@ def _wait_until(check: object, what: str) -> None:
         time.sleep(0.05)
 
 
-async def test_per_site_limit_holds_across_three_workers(
+async def test_per_site_limit_and_fairness_hold_across_three_workers(
     workers: Workers, web_process: JobEngine, markers: Path
 ) -> None:
     workers.start("w1", "w2", "w3")
     handles = []
-    for number in range(8):
-        for site in ("site-a", "site-b"):
+    # site-a's whole burst is queued before site-b's first job.
+    for site in ("site-a", "site-b"):
+        for number in range(8):
             job = f"{site}-{number}"
             handles.append(
                 await web_process.enqueue(
@@ -172,6 +174,10 @@ async def test_per_site_limit_holds_across_three_workers(
         event, site, _job, _executor = line.split()
         inside[site] += 1 if event == "enter" else -1
         assert 0 <= inside[site] <= 1, f"two jobs of {site} ran at once across workers"
+    log = _lines(markers, "sites")
+    first_b = next(i for i, line in enumerate(log) if line.startswith("enter site-b"))
+    last_a = max(i for i, line in enumerate(log) if line.startswith("leave site-a"))
+    assert first_b < last_a, "site-b waited for site-a's whole burst (no per-site fairness)"
     assert sorted(_lines(markers, "step2-done")) == sorted(
         f"{site}-{n}" for n in range(8) for site in ("site-a", "site-b")
     )
