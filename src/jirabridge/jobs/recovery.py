@@ -112,6 +112,18 @@ class ExecutorHeartbeats:
         """Executors whose last heartbeat is older than ``stale_after_sec``."""
         return await self._run(self._stale, stale_after_sec)
 
+    def _last_seen(self, executor_id: str) -> float | None:
+        self._ensure_table()
+        with self._engine.begin() as connection:
+            value = connection.execute(
+                sa.select(_heartbeats.c.last_seen).where(_heartbeats.c.executor_id == executor_id)
+            ).scalar_one_or_none()
+        return None if value is None else float(value)
+
+    async def last_seen(self, executor_id: str) -> float | None:
+        """When ``executor_id`` last beat (epoch seconds), or ``None`` if it has no row."""
+        return await self._run(self._last_seen, executor_id)
+
     def _forget(self, executor_id: str) -> None:
         self._ensure_table()
         with self._engine.begin() as connection:
