@@ -31,7 +31,7 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, secrets, serve, sim, users
+    from jirabridge.cli import connections, db, demo, maintenance, secrets, serve, sim, users
 
     serve.register(app)
     db.register(app)
@@ -40,6 +40,7 @@ def _register_commands() -> None:
     users.register(app)
     connections.register(app)
     secrets.register(app)
+    maintenance.register(app)
 
 
 _register_commands()

@@ -33,6 +33,7 @@ __all__ = [
     "prune_expired_rows",
     "prune_workflows",
     "recover_stopped_executors",
+    "retention_pass",
     "run_maintenance",
 ]
 
@@ -127,12 +128,13 @@ async def recover_stopped_executors(
     return recovered
 
 
-async def _retention_pass(
+async def retention_pass(
     jobs: JobEngine,
     sessions: async_sessionmaker[AsyncSession],
     config: MaintenanceConfig,
     now: datetime,
 ) -> RetentionReport:
+    """One retention pass: old finished workflows, then expired sessions and OAuth rows."""
     workflows = await prune_workflows(
         jobs, now - config.workflow_retention, batch=config.retention_batch
     )
@@ -179,7 +181,7 @@ async def run_maintenance(
             await heartbeats.beat(executor_id)
             await recover_stopped_executors(jobs, heartbeats, config.recovery)
             if retention and loop.time() >= next_retention:
-                await _retention_pass(jobs, sessions, config, now())
+                await retention_pass(jobs, sessions, config, now())
                 next_retention = loop.time() + config.retention_interval_sec
         except JirabridgeError as exc:
             log.warning("maintenance round failed: %s", exc)
