@@ -1,4 +1,8 @@
-"""Fixtures for the Jira client tests (helpers live in jira_fakes.py)."""
+"""Fixtures for the Jira client tests (helpers live in tests/support/jira_fakes.py).
+
+Every client runs on the real HTTP core with a fake clock, so retries, pacing and reconcile
+polls take no wall time.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from jirabridge.http import BasicAuth, FakeClock
 from jirabridge.jira import DeploymentType, JiraClient
 
-from support.jira_fakes import FakeJira, NoSleep, ReconcilingHttp
+from support.jira_fakes import FakeJira, NoSleep
 from support.jira_spec_validation import HOST
 
 
@@ -19,24 +24,31 @@ def fake() -> FakeJira:
 
 
 @pytest.fixture
-async def cloud(fake: FakeJira) -> AsyncIterator[JiraClient]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def cloud(fake: FakeJira, clock: FakeClock) -> AsyncIterator[JiraClient]:
     client = JiraClient(
         HOST,
-        auth=httpx.BasicAuth("me@example.com", "tok"),
+        auth=BasicAuth("me@example.com", "tok"),
         deployment=DeploymentType.CLOUD,
         transport=httpx.MockTransport(fake),
+        clock=clock,
     )
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-async def dc(fake: FakeJira) -> AsyncIterator[JiraClient]:
+async def dc(fake: FakeJira, clock: FakeClock) -> AsyncIterator[JiraClient]:
     client = JiraClient(
         HOST,
-        auth=httpx.BasicAuth("admin", "pw"),
+        auth=BasicAuth("admin", "pw"),
         deployment=DeploymentType.DATA_CENTER,
         transport=httpx.MockTransport(fake),
+        clock=clock,
     )
     yield client
     await client.aclose()
@@ -48,10 +60,17 @@ def no_sleep() -> NoSleep:
 
 
 @pytest.fixture
-async def reconciling(fake: FakeJira, no_sleep: NoSleep) -> AsyncIterator[JiraClient]:
-    http = ReconcilingHttp(
-        HOST, auth=httpx.BasicAuth("me@example.com", "tok"), transport=httpx.MockTransport(fake)
+async def reconciling(
+    fake: FakeJira, clock: FakeClock, no_sleep: NoSleep
+) -> AsyncIterator[JiraClient]:
+    """A Cloud client whose reconcile polls are recorded by ``no_sleep``."""
+    client = JiraClient(
+        HOST,
+        auth=BasicAuth("me@example.com", "tok"),
+        deployment=DeploymentType.CLOUD,
+        transport=httpx.MockTransport(fake),
+        clock=clock,
+        sleep=no_sleep,
     )
-    client = JiraClient(HOST, http=http, deployment=DeploymentType.CLOUD, sleep=no_sleep)
     yield client
     await client.aclose()

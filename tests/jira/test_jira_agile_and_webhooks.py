@@ -49,8 +49,8 @@ async def test_sprint_lifecycle_requests(cloud: JiraClient, fake: FakeJira) -> N
     assert fake.last.body == {
         "name": "Sprint 1",
         "originBoardId": 84,
-        "startDate": "2026-11-23T09:00:00.000+00:00",
-        "endDate": "2026-12-07T09:00:00.000+00:00",
+        "startDate": "2026-11-23T09:00:00.000+0000",
+        "endDate": "2026-12-07T09:00:00.000+0000",
         "goal": "ship",
     }
     await cloud.start_sprint(37, start=START, end=START + timedelta(days=14))

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jirabridge.errors import ValidationError
+from jirabridge.errors import AuthenticationError, ValidationError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, IssueInput, JiraClient
 
 from support.jira_fakes import FakeJira, NoSleep, spec_example
@@ -142,7 +142,7 @@ async def test_create_resent_only_when_reconcile_finds_nothing(
 
 async def test_other_issues_do_not_match(reconciling: JiraClient, tracker: Tracker) -> None:
     await reconciling.create_issue_once(FIELDS, external_id="story-1")
-    found = await reconciling.find_created_issues("ED", ["story-2"])
+    found = await reconciling.find_created_issues("ED", {"story-2": "Export me"})
     assert found == {}
     assert tracker.searches == 5
 
@@ -208,8 +208,89 @@ async def test_bulk_lost_answer_adopts_created_and_resends_nothing(
     assert [len(s.body["issueUpdates"]) for s in bulk_calls] == [50, 10]
 
 
+async def test_bulk_all_failed_in_item_shape_keeps_each_reason(
+    cloud: JiraClient, fake: FakeJira
+) -> None:
+    answer = {
+        "issues": [],
+        "errors": [
+            {
+                "failedElementNumber": 0,
+                "status": 400,
+                "elementErrors": {"errors": {"summary": "x"}},
+            },
+            {
+                "failedElementNumber": 1,
+                "status": 400,
+                "elementErrors": {"errors": {"project": "y"}},
+            },
+        ],
+    }
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(400, json=answer))
+    results = await cloud.bulk_create([IssueInput(fields=FIELDS), IssueInput(fields=FIELDS)])
+    assert [r.field_errors for r in results] == [{"summary": "x"}, {"project": "y"}]
+    assert len(fake.sent) == 1
+
+
+async def test_bulk_auth_failure_raises(cloud: JiraClient, fake: FakeJira) -> None:
+    fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(401, json={"errorMessages": ["no"]}))
+    with pytest.raises(AuthenticationError):
+        await cloud.bulk_create([IssueInput(fields=FIELDS)])
+
+
+async def test_bulk_5xx_is_reconciled_before_any_resend(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    def apply_then_503(request: httpx.Request) -> httpx.Response:
+        tracker.bulk(request)
+        return httpx.Response(503, json={"errorMessages": ["busy"]})
+
+    fake.routes[1] = ("POST", fake.routes[1][1], [apply_then_503, tracker.bulk])
+    items = [
+        IssueInput(fields={**FIELDS, "summary": f"s{n}"}, external_id=f"x{n}") for n in range(5)
+    ]
+    results = await reconciling.bulk_create(items)
+    assert all(r.ok for r in results)
+    assert len(tracker.issues) == 5
+    assert len([s for s in fake.sent if s.path.endswith("/issue/bulk")]) == 1
+
+
 async def test_bulk_all_failed_400_reports_each_item(cloud: JiraClient, fake: FakeJira) -> None:
     fake.on("POST", "/rest/api/3/issue/bulk", httpx.Response(400, json={"errorMessages": ["nope"]}))
     results = await cloud.bulk_create([IssueInput(fields=FIELDS), IssueInput(fields=FIELDS)])
     assert [r.ok for r in results] == [False, False]
     assert results[0].status == 400
+
+
+async def test_reconcile_reads_the_property_where_search_returns_none(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    # Some Data Center versions ignore `properties` in search: candidates whose summary matches
+    # are then checked with the consistent property read, others are not read at all.
+    tracker.drop_next = 1
+    fake.routes[2] = ("POST", fake.routes[2][1], [_search_without_properties(tracker)])
+
+    def read_property(request: httpx.Request) -> httpx.Response:
+        key = request.url.path.split("/")[5]
+        issue = next(i for i in tracker.issues if i["key"] == key)
+        value = issue["properties"][EXTERNAL_ID_PROPERTY]
+        return httpx.Response(200, json={"key": EXTERNAL_ID_PROPERTY, "value": value})
+
+    fake.on("GET", "/rest/api/3/issue/[^/]+/properties/jirabridge.external-id", read_property)
+    tracker._store({"fields": {**FIELDS, "summary": "someone else's"}, "properties": []})
+    created = await reconciling.create_issue_once(FIELDS, external_id="story-5")
+    assert created.key == "ED-2"
+    assert len(tracker.issues) == 2
+    reads = [s.path for s in fake.sent if s.method == "GET"]
+    assert reads == ["/rest/api/3/issue/ED-2/properties/jirabridge.external-id"]
+
+
+def _search_without_properties(tracker: Tracker) -> Any:
+    def search(request: httpx.Request) -> httpx.Response:
+        issues = [
+            {"id": i["id"], "key": i["key"], "fields": {"summary": i["fields"].get("summary")}}
+            for i in tracker.issues
+        ]
+        return httpx.Response(200, json={"issues": issues, "isLast": True})
+
+    return search

@@ -236,3 +236,36 @@ async def test_keys_are_quoted_into_paths(cloud: JiraClient, fake: FakeJira) -> 
     for bad in ("", ".", ".."):
         with pytest.raises(ValidationError):
             await cloud.get_issue(bad)
+
+
+async def test_changelog_pages_on_cloud_and_expands_on_dc(
+    cloud: JiraClient, dc: JiraClient, fake: FakeJira
+) -> None:
+    example = spec_example(f"{ISSUE}/changelog", "get", "200")
+    fake.on("GET", "/rest/api/3/issue/ED-1/changelog", example, dict(example, isLast=True))
+    entries = [e async for e in cloud.changelog("ED-1")]
+    assert len(entries) == 2 * len(example["values"])
+    assert entries[0].items[0].field == example["values"][0]["items"][0]["field"]
+    assert fake.last.params["startAt"] == str(len(example["values"]))
+    histories = {"histories": [{"id": "5", "created": "2026-11-20T09:00:00.000+0000", "items": []}]}
+    fake.on("GET", "/rest/api/2/issue/ED-1", {"id": "1", "key": "ED-1", "changelog": histories})
+    assert [e.id async for e in dc.changelog("ED-1")] == ["5"]
+    assert fake.last.params == {"fields": "created", "expand": "changelog"}
+
+
+async def test_plain_description_becomes_adf_on_v3_only(
+    cloud: JiraClient, dc: JiraClient, fake: FakeJira
+) -> None:
+    fake.on("POST", "/rest/api/(2|3)/issue", httpx.Response(201, json={"id": "1", "key": "ED-1"}))
+    fake.on("PUT", "/rest/api/(2|3)/issue/ED-1", httpx.Response(204))
+    adf = {"type": "doc", "version": 1, "content": []}
+    await cloud.create_issue({"project": {"key": "ED"}, "summary": "s", "description": "Why"})
+    assert fake.last.body["fields"]["description"] == {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Why"}]}],
+    }
+    await cloud.edit_issue("ED-1", fields={"description": adf})
+    assert fake.last.body["fields"]["description"] == adf  # ADF passes through untouched
+    await dc.create_issue({"project": {"key": "ED"}, "summary": "s", "description": "Why"})
+    assert fake.last.body["fields"]["description"] == "Why"

@@ -1,5 +1,5 @@
 """Test doubles for the Jira client tests: a scripted fake Jira that validates every request
-against the spec, spec examples, a write_once that reconciles, and a recording sleep."""
+against the spec, spec examples, and a recording sleep."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from functools import cache
 from typing import Any
 
 import httpx
-
-from jirabridge.errors import ServerError, TransportError
-from jirabridge.http import HttpClient
 
 from support.jira_spec_validation import SPECS, validate_request
 
@@ -88,32 +85,6 @@ def spec_example(path: str, method: str, status: str, *, software: bool = False)
     content = operation["responses"][status]["content"]["application/json"]
     example = content["example"]
     return json.loads(example) if isinstance(example, str) else example
-
-
-class ReconcilingHttp(HttpClient):
-    """Plays the HTTP core's ``write_once`` contract (the interim core has none): after an
-    ambiguous failure ask ``reconcile``, and only re-send when it finds nothing."""
-
-    async def write_once(  # type: ignore[override]
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any,
-        parse: Callable[[httpx.Response], Any],
-        reconcile: Callable[[], Any],
-        issue_key: str | None = None,
-    ) -> Any:
-        for _ in range(3):
-            try:
-                response = await self.request(method, url, json=json, idempotent=False)
-            except (TransportError, ServerError):
-                found = await reconcile()
-                if found is not None:
-                    return found
-                continue
-            return parse(response)
-        raise AssertionError("gave up")
 
 
 class NoSleep:

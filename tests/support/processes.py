@@ -46,7 +46,7 @@ def run_jirabridge(
     log_path: Path,
     env: dict[str, str] | None = None,
     ready_path: str = "/readyz",
-    timeout: float = 60.0,
+    timeout: float = 180.0,
 ) -> Iterator[RunningProcess]:
     """Run ``python -m jirabridge.cli ARGS`` until ``ready_path`` answers 200; stop it after."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("JIRABRIDGE_")}

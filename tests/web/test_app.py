@@ -68,3 +68,10 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/static/vendor/htmx-2.0.11.min.js")
     assert response.status_code == 200
     assert b"htmx" in response.content
+
+
+async def test_worker_process_runs_the_worklog_pull_timer(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    assert "jirabridge:worklog-pulls" in names

@@ -10,6 +10,7 @@ import typer
 
 from jirabridge.cli.common import build_settings, console, handle_errors
 from jirabridge.cli.demo_accounts import seed_demo_accounts
+from jirabridge.cli.demo_worklogs import seed_demo_time_records
 from jirabridge.cli.serve import run_server
 
 __all__ = ["demo", "register"]
@@ -47,6 +48,15 @@ def demo(
         login = asyncio.run(
             seed_demo_accounts(
                 settings, sim_url=sim_url, sim_email=sim.admin_email, sim_token=sim.admin_token
+            )
+        )
+        issues = sorted(sim.site.issues.values(), key=lambda i: i.key)
+        asyncio.run(
+            seed_demo_time_records(
+                settings,
+                email=login.email,
+                open_keys=[i.key for i in issues if i.status_id != "10002"][:3],
+                closed_key=next((i.key for i in issues if i.status_id == "10002"), None),
             )
         )
         url = f"http://{settings.host}:{settings.port}/"

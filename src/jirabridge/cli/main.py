@@ -31,7 +31,18 @@ def root(
 
 def _register_commands() -> None:
     # One line per command group; each module adds its own commands.
-    from jirabridge.cli import connections, db, demo, maintenance, secrets, serve, sim, users
+    from jirabridge.cli import (
+        connections,
+        db,
+        demo,
+        export,
+        maintenance,
+        secrets,
+        serve,
+        sim,
+        users,
+        worklogs,
+    )
 
     serve.register(app)
     db.register(app)
@@ -40,6 +51,8 @@ def _register_commands() -> None:
     users.register(app)
     connections.register(app)
     secrets.register(app)
+    worklogs.register(app)
+    export.register(app)
     maintenance.register(app)
 
 

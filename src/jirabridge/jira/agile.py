@@ -171,17 +171,12 @@ class AgileMixin(JiraCore):
             )
 
 
-def _agile_datetime(value: datetime) -> str:
-    # The Agile API documents ISO 8601 with a colon in the offset (``+10:00``), unlike the
-    # platform API's ``+1000``; both are tz-aware and naive values are refused the same way.
-    format_jira_datetime(value)
-    return value.isoformat(timespec="milliseconds")
-
-
 def _dates(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    # Jira's own form (``+0000``), as Jira writes sprint dates back; Atlassian's Agile examples
+    # show ``+10:00``, which strict parsers (the simulator's among them) refuse.
     out: dict[str, str] = {}
     if start is not None:
-        out["startDate"] = _agile_datetime(start)
+        out["startDate"] = format_jira_datetime(start)
     if end is not None:
-        out["endDate"] = _agile_datetime(end)
+        out["endDate"] = format_jira_datetime(end)
     return out

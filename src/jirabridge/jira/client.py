@@ -6,7 +6,6 @@ group (issues, creation, search, worklogs, agile, webhooks, metadata).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Self, TypedDict, Unpack
@@ -14,14 +13,23 @@ from typing import Self, TypedDict, Unpack
 import httpx
 
 from jirabridge.errors import ValidationError
-from jirabridge.http import HttpClient
+from jirabridge.http import (
+    BasicAuth,
+    BearerAuth,
+    Clock,
+    GovernorLimits,
+    GovernorStore,
+    HttpClient,
+    Rate,
+    RetryPolicy,
+)
 from jirabridge.jira.agile import AgileMixin
 from jirabridge.jira.connection import ConnectionCheck, ConnectionVerdict, verdict_for_error
 from jirabridge.jira.core import Sleep
 from jirabridge.jira.creation import CreationMixin
 from jirabridge.jira.metadata import MetadataMixin
 from jirabridge.jira.models import DeploymentType
-from jirabridge.jira.settings import AuthKind, BearerToken, JiraSettings, oauth_base_url
+from jirabridge.jira.settings import AuthKind, JiraSettings, oauth_base_url
 from jirabridge.jira.webhook_registry import WebhookRegistryMixin
 from jirabridge.jira.worklogs import WorklogsMixin
 
@@ -37,7 +45,11 @@ class ClientOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | None
     headers: Mapping[str, str] | None
     http: HttpClient | None
-    sleep: Sleep
+    sleep: Sleep | None
+    clock: Clock | None
+    retry: RetryPolicy | None
+    limits: GovernorLimits | None
+    governor_store: GovernorStore | None
 
 
 class JiraClient(
@@ -65,19 +77,40 @@ class JiraClient(
         timeout: float | httpx.Timeout | None = None,
         headers: Mapping[str, str] | None = None,
         http: HttpClient | None = None,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        limits: GovernorLimits | None = None,
+        governor_store: GovernorStore | None = None,
     ) -> None:
+        if deployment is None and _is_cloud_host(base_url):
+            deployment = DeploymentType.CLOUD
         if http is None:
             if not base_url.startswith(("https://", "http://")):
                 raise ValidationError("the Jira base URL must be an http(s) URL")
+            if limits is None and deployment == DeploymentType.CLOUD:
+                # Pace to Cloud's documented burst and per-issue limits before Jira has to say
+                # so; elsewhere (Data Center limits are set by each admin) follow its headers.
+                limits = GovernorLimits.jira_cloud()
             http = HttpClient(
                 base_url,
                 auth=auth,
                 transport=transport,
                 headers={"Accept": "application/json", **(headers or {})},
                 timeout=_timeout(timeout),
+                clock=clock,
+                retry=retry,
+                limits=limits,
+                governor_store=governor_store,
             )
-        super().__init__(http, api_version=api_version, deployment=deployment, sleep=sleep)
+        # Waits of our own (reconcile polls) go through the HTTP core's clock, so one fake
+        # clock drives every wait in tests.
+        super().__init__(
+            http,
+            api_version=api_version,
+            deployment=deployment,
+            sleep=sleep or http.clock.sleep,
+        )
 
     @classmethod
     def cloud(
@@ -87,13 +120,13 @@ class JiraClient(
         if not email or not api_token:
             raise ValidationError("Jira Cloud needs the account email and an API token")
         options.setdefault("deployment", DeploymentType.CLOUD)
-        return cls(site_url, auth=httpx.BasicAuth(email, api_token), **options)
+        return cls(site_url, auth=BasicAuth(email, api_token), **options)
 
     @classmethod
     def datacenter_pat(cls, base_url: str, *, token: str, **options: Unpack[ClientOptions]) -> Self:
         """Jira Server/Data Center with a personal access token (bearer), REST v2."""
         options.setdefault("deployment", DeploymentType.DATA_CENTER)
-        return cls(base_url, auth=BearerToken(token), **options)
+        return cls(base_url, auth=BearerAuth(token), **options)
 
     @classmethod
     def datacenter_basic(
@@ -103,7 +136,7 @@ class JiraClient(
         if not username or not password:
             raise ValidationError("basic auth needs a username and a password")
         options.setdefault("deployment", DeploymentType.DATA_CENTER)
-        return cls(base_url, auth=httpx.BasicAuth(username, password), **options)
+        return cls(base_url, auth=BasicAuth(username, password), **options)
 
     @classmethod
     def oauth(
@@ -116,10 +149,11 @@ class JiraClient(
     ) -> Self:
         """Jira Cloud through OAuth 2.0 (3LO), at ``https://api.atlassian.com/ex/jira/{cloudId}``.
 
-        ``auth`` is an access token or, better, a refreshing :class:`httpx.Auth` (the HTTP
-        core's ``OAuth2Auth``). ``base_url`` overrides the gateway (tests, the simulator).
+        ``auth`` is an access token or, better, a refreshing
+        :class:`~jirabridge.http.OAuth2Auth` (single-flight refresh of rotating tokens).
+        ``base_url`` overrides the gateway (tests, the simulator).
         """
-        flow = BearerToken(auth) if isinstance(auth, str) else auth
+        flow = BearerAuth(auth) if isinstance(auth, str) else auth
         options.setdefault("deployment", DeploymentType.CLOUD)
         return cls(base_url or oauth_base_url(cloud_id), auth=flow, **options)
 
@@ -130,6 +164,11 @@ class JiraClient(
             options.setdefault("deployment", DeploymentType.DATA_CENTER)
         options.setdefault("api_version", settings.api_version)
         options.setdefault("timeout", settings.timeout)
+        if settings.rate_limit_rps is not None and "limits" not in options:
+            rate = Rate(settings.rate_limit_rps, max(1.0, settings.rate_limit_rps))
+            options["limits"] = GovernorLimits(default_rate=rate)
+        if settings.max_retries is not None and "retry" not in options:
+            options["retry"] = RetryPolicy(max_retries=settings.max_retries)
         return cls(settings.url, auth=settings.auth(), **options)
 
     @classmethod
@@ -189,6 +228,13 @@ class JiraClient(
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _is_cloud_host(base_url: str) -> bool:
+    # Atlassian-hosted sites and the OAuth/scoped-token gateway are Cloud by definition, which
+    # saves the serverInfo probe and lets the governor pace to Cloud's limits from the start.
+    host = httpx.URL(base_url).host if base_url.startswith(("https://", "http://")) else ""
+    return host.endswith((".atlassian.net", ".jira.com")) or host == "api.atlassian.com"
 
 
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:

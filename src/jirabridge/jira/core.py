@@ -169,7 +169,7 @@ class JiraCore:
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-        items_key: str = "values",
+        items_key: str | tuple[str, ...] = "values",
         page_size: int = 50,
         method: str = "GET",
         body: Mapping[str, Any] | None = None,
@@ -177,7 +177,8 @@ class JiraCore:
         """Yield items of a ``startAt``/``maxResults`` paged list, one page in memory at a time.
 
         Stops on ``isLast``, on reaching ``total``, or on a short or empty page, whichever
-        the endpoint reports (Jira's paged resources disagree on which they send).
+        the endpoint reports (Jira's paged resources disagree on which they send). A tuple of
+        ``items_key`` names takes the first one the page has.
         """
         start = 0
         while True:
@@ -193,7 +194,10 @@ class JiraCore:
                     json={**(body or {}), "startAt": start, "maxResults": page_size},
                     idempotent=True,
                 )
-            items = page.get(items_key) or [] if isinstance(page, dict) else []
+            if not isinstance(page, dict):
+                return
+            keys = (items_key,) if isinstance(items_key, str) else items_key
+            items: list[Any] = next((page[k] for k in keys if isinstance(page.get(k), list)), [])
             for item in items:
                 yield item
             start += len(items)

@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jirabridge.errors import ApiError, ServerError, TransportError, ValidationError
+import httpx
+
+from jirabridge.errors import ApiError, TransportError, ValidationError, api_error_for_status
 from jirabridge.jira.core import EXTERNAL_ID_PROPERTY
 from jirabridge.jira.issues import IssuesMixin
 from jirabridge.jira.models import BulkCreateItem, CreatedIssue, Issue
@@ -69,6 +71,11 @@ def _project_of(fields: Mapping[str, Any]) -> str:
     raise ValidationError("an issue to create needs fields.project with a key or id")
 
 
+def _jql_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 def _stamp(external_id: str) -> dict[str, str]:
     return {"externalId": external_id}
 
@@ -103,11 +110,13 @@ class CreationMixin(IssuesMixin, SearchMixin):
             raise ValidationError("create_issue_once needs a non-empty external_id")
         project = _project_of(fields)
         props = {**(properties or {}), EXTERNAL_ID_PROPERTY: _stamp(external_id)}
-        body = self._issue_body(fields, update=update, properties=props)
+        body = self._issue_body(await self._rich_fields(fields), update=update, properties=props)
         path = await self._api("issue")
 
         async def reconcile() -> CreatedIssue | None:
-            found = await self.find_created_issues(project, [external_id])
+            summary = fields.get("summary")
+            wanted = {external_id: summary if isinstance(summary, str) else None}
+            found = await self.find_created_issues(project, wanted)
             return found.get(external_id)
 
         return await self._http.write_once(
@@ -119,18 +128,26 @@ class CreationMixin(IssuesMixin, SearchMixin):
         )
 
     async def find_created_issues(
-        self, project: str, external_ids: Sequence[str]
+        self, project: str, wanted: Mapping[str, str | None]
     ) -> dict[str, CreatedIssue]:
         """Find the issues this user created in ``project`` carrying these external ids.
 
-        Polls search (bounded by :attr:`reconcile_policy`) because the index lags; returns as
-        soon as every id is found.
+        ``wanted`` maps each external id to the summary it was created with (None if unknown).
+        Search narrows the field to recent issues we created; the property proves which is
+        which. Where search does not return properties (some Data Center versions), candidates
+        with the expected summary are checked with a consistent property read. Polls search
+        (bounded by :attr:`reconcile_policy`) because the index lags, and returns as soon as
+        every id is found.
         """
         policy = self.reconcile_policy
-        wanted = set(external_ids)
         found: dict[str, CreatedIssue] = {}
+        by_summary: dict[str, set[str]] = {}
+        for external_id, summary in wanted.items():
+            if summary is not None:
+                by_summary.setdefault(summary, set()).add(external_id)
+        checked: set[str] = set()
         jql = (
-            f'project = "{project}" AND creator = currentUser() '
+            f"project = {_jql_string(project)} AND creator = currentUser() "
             f'AND created >= "-{policy.window_minutes}m" ORDER BY created DESC'
         )
         for attempt in range(policy.attempts):
@@ -142,10 +159,16 @@ class CreationMixin(IssuesMixin, SearchMixin):
                 properties=[EXTERNAL_ID_PROPERTY],
                 strategy="pages",
             ):
-                stamped = _stamped_id(issue)
-                if stamped in wanted and stamped not in found:
+                if issue.properties is not None:
+                    stamped = _stamped_id(issue)
+                elif issue.key not in checked and issue.summary in by_summary:
+                    checked.add(issue.key)
+                    stamped = await self.issue_external_id(issue.key)
+                else:
+                    continue
+                if stamped is not None and stamped in wanted and stamped not in found:
                     found[stamped] = CreatedIssue(id=issue.id, key=issue.key)
-            if wanted <= found.keys():
+            if wanted.keys() <= found.keys():
                 break
         return found
 
@@ -161,7 +184,8 @@ class CreationMixin(IssuesMixin, SearchMixin):
         for index, item in enumerate(issues):
             external_id = item.external_id or f"bulk-{uuid.uuid4()}"
             props = {**item.properties, EXTERNAL_ID_PROPERTY: _stamp(external_id)}
-            body = self._issue_body(item.fields, update=item.update, properties=props)
+            fields = await self._rich_fields(item.fields)
+            body = self._issue_body(fields, update=item.update, properties=props)
             prepared.append((index, external_id, body, _project_of(item.fields)))
         for start in range(0, len(prepared), BULK_CREATE_MAX):
             chunk = prepared[start : start + BULK_CREATE_MAX]
@@ -178,38 +202,66 @@ class CreationMixin(IssuesMixin, SearchMixin):
         sends = 0
         while pending:
             sends += 1
+            if sends > 1:
+                await self._sleep(self._http.retry.backoff(sends - 1))
             try:
-                data = await self._send(
+                response = await self._http.request(
                     "POST",
                     path,
                     json={"issueUpdates": [body for _, _, body, _ in pending]},
                     idempotent=False,
+                    raise_for_status=False,
                 )
-            except (TransportError, ServerError) as exc:
-                # No answer, or a 5xx: some of the chunk may exist already. Look, then re-send
-                # only what is missing.
-                adopted = await self._adopt_created(pending)
-                done.extend(adopted)
-                adopted_positions = {item.index for item in adopted}
-                pending = [p for p in pending if p[0] not in adopted_positions]
-                if pending and sends >= self.reconcile_policy.max_sends:
-                    done.extend(_failed(p[0], exc) for p in pending)
-                    pending = []
+            except TransportError as exc:
+                # No answer: some of the chunk may exist already. Look, then re-send only what
+                # is missing.
+                pending = await self._after_ambiguous(pending, done, exc, sends)
                 continue
-            except ApiError as exc:
-                # Jira answers 400 when every element failed; nothing was created.
-                done.extend(_failed(p[0], exc) for p in pending)
+            data = _json_body(response)
+            if response.status_code >= 500:
+                error = _api_error(response)
+                pending = await self._after_ambiguous(pending, done, error, sends)
+                continue
+            if response.status_code == 400 and isinstance(data.get("errors"), list):
+                # Every element failed; Jira still answers in the per-item shape.
+                done.extend(_map_bulk_answer(pending, data))
                 break
-            done.extend(_map_bulk_answer(pending, data or {}))
+            if response.status_code in (400, 422):
+                # Refused as a whole, nothing created: each input carries the reason.
+                error = _api_error(response)
+                done.extend(_failed(p[0], error) for p in pending)
+                break
+            if response.status_code >= 400:
+                raise _api_error(response)
+            done.extend(_map_bulk_answer(pending, data))
             pending = []
         return done
+
+    async def _after_ambiguous(
+        self,
+        pending: list[tuple[int, str, dict[str, Any], str]],
+        done: list[BulkCreateItem],
+        exc: ApiError | TransportError,
+        sends: int,
+    ) -> list[tuple[int, str, dict[str, Any], str]]:
+        adopted = await self._adopt_created(pending)
+        done.extend(adopted)
+        adopted_positions = {item.index for item in adopted}
+        still = [p for p in pending if p[0] not in adopted_positions]
+        if still and sends >= self.reconcile_policy.max_sends:
+            done.extend(_failed(p[0], exc) for p in still)
+            return []
+        return still
 
     async def _adopt_created(
         self, pending: list[tuple[int, str, dict[str, Any], str]]
     ) -> list[BulkCreateItem]:
-        by_project: dict[str, list[str]] = {}
-        for _, external_id, _, project in pending:
-            by_project.setdefault(project, []).append(external_id)
+        by_project: dict[str, dict[str, str | None]] = {}
+        for _, external_id, body, project in pending:
+            summary = body["fields"].get("summary")
+            by_project.setdefault(project, {})[external_id] = (
+                summary if isinstance(summary, str) else None
+            )
         found: dict[str, CreatedIssue] = {}
         for project, ids in by_project.items():
             found.update(await self.find_created_issues(project, ids))
@@ -226,6 +278,32 @@ class CreationMixin(IssuesMixin, SearchMixin):
             return None
         value = prop.value.get("externalId")
         return str(value) if value is not None else None
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    """The exception-tree error for an error answer we asked the HTTP core not to raise."""
+    body = _json_body(response)
+    messages = [str(m) for m in body.get("errorMessages") or []]
+    errors = body.get("errors")
+    fields = {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+    method, status = response.request.method, response.status_code
+    path = response.request.url.path
+    return api_error_for_status(status)(
+        f"{method} {path} answered {status}" + (": " + "; ".join(messages[:3]) if messages else ""),
+        status=status,
+        method=method,
+        url=path,
+        error_messages=messages,
+        field_errors=fields,
+    )
 
 
 def _failed(index: int, exc: ApiError | TransportError) -> BulkCreateItem:

@@ -3,12 +3,13 @@ links, remote links, entity properties, and the user look-ups needed to assign."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from jirabridge.errors import ApiNotFoundError, ValidationError
 from jirabridge.jira.core import JiraCore, comma_list, path_part, text_body
 from jirabridge.jira.models import (
+    ChangelogEntry,
     Comment,
     CreatedIssue,
     EntityProperty,
@@ -21,6 +22,8 @@ from jirabridge.jira.models import (
 __all__ = ["IssuesMixin"]
 
 _MAX_PROPERTY_KEY = 255
+#: System fields that REST v3 wants as ADF; a plain string given for them is wrapped.
+_RICH_TEXT_FIELDS = ("description", "environment")
 
 
 def _check_property_key(key: str) -> str:
@@ -63,12 +66,23 @@ class IssuesMixin(JiraCore):
         Use :meth:`~jirabridge.jira.creation.CreationMixin.create_issue_once` when a lost answer
         must not turn into a duplicate.
         """
-        body = self._issue_body(fields, update=update, properties=properties)
+        body = self._issue_body(
+            await self._rich_fields(fields), update=update, properties=properties
+        )
         data = await self._send("POST", await self._api("issue"), json=body, idempotent=False)
         return CreatedIssue.model_validate(data)
 
-    @staticmethod
+    async def _rich_fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` with plain-text rich-text fields turned into ADF on REST v3."""
+        version = await self.api_version()
+        out = dict(fields)
+        for name in _RICH_TEXT_FIELDS:
+            if isinstance(out.get(name), str):
+                out[name] = text_body(out[name], api_version=version)
+        return out
+
     def _issue_body(
+        self,
         fields: Mapping[str, Any],
         *,
         update: Mapping[str, Any] | None = None,
@@ -96,7 +110,7 @@ class IssuesMixin(JiraCore):
             raise ValidationError("edit_issue needs fields or update operations")
         body: dict[str, Any] = {}
         if fields:
-            body["fields"] = dict(fields)
+            body["fields"] = await self._rich_fields(fields)
         if update:
             body["update"] = dict(update)
         await self._send(
@@ -129,6 +143,18 @@ class IssuesMixin(JiraCore):
         await self._send(
             "PUT", await self._api(f"issue/{path_part(key)}/assignee"), json=body, issue_key=key
         )
+
+    async def changelog(self, key: str) -> AsyncIterator[ChangelogEntry]:
+        """The issue's history, oldest first (Cloud pages ``/changelog``; Data Center reads
+        ``expand=changelog``, which holds it all)."""
+        if await self.is_cloud():
+            path = await self._api(f"issue/{path_part(key)}/changelog")
+            async for raw in self._offset_pages(path, page_size=100):
+                yield ChangelogEntry.model_validate(raw)
+            return
+        issue = await self.get_issue(key, fields=["created"], expand=["changelog"])
+        for entry in issue.history():
+            yield entry
 
     async def transitions(self, key: str) -> list[Transition]:
         """The transitions the caller may take on the issue now."""

@@ -52,18 +52,13 @@ class MetadataMixin(JiraCore):
         """The issue types that can be created in ``project`` (createmeta, per project)."""
         path = await self._api(f"issue/createmeta/{path_part(project)}/issuetypes")
         # Cloud names the list "issueTypes", Data Center "values".
-        key = "issueTypes" if await self.is_cloud() else "values"
-        return [
-            IssueType.model_validate(raw) async for raw in self._offset_pages(path, items_key=key)
-        ]
+        pages = self._offset_pages(path, items_key=("issueTypes", "values"))
+        return [IssueType.model_validate(raw) async for raw in pages]
 
     async def create_fields(self, project: str, issue_type_id: str) -> list[CreateMetaField]:
         """The fields of the create screen of ``issue_type_id`` in ``project``."""
         path = await self._api(
             f"issue/createmeta/{path_part(project)}/issuetypes/{path_part(issue_type_id)}"
         )
-        key = "fields" if await self.is_cloud() else "values"
-        return [
-            CreateMetaField.model_validate(raw)
-            async for raw in self._offset_pages(path, items_key=key)
-        ]
+        pages = self._offset_pages(path, items_key=("fields", "values"))
+        return [CreateMetaField.model_validate(raw) async for raw in pages]

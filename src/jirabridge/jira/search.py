@@ -150,19 +150,16 @@ class SearchMixin(JiraCore):
         expand: list[str] | None,
         properties: list[str] | None,
     ) -> AsyncIterator[Issue]:
-        body: dict[str, Any] = {"issueIdsOrKeys": ids}
-        if fields is not None:
-            body["fields"] = fields
-        if expand:
-            body["expand"] = expand
-        if properties:
-            body["properties"] = properties
+        body = _shaped({"issueIdsOrKeys": ids}, fields, expand, properties)
         page = await self._send("POST", "/rest/api/3/issue/bulkfetch", json=body, idempotent=True)
-        # bulkfetch does not promise the order asked for; search order is the contract here.
-        by_id = {str(raw.get("id")): raw for raw in page.get("issues", [])}
-        for issue_id in ids:
-            raw = by_id.get(issue_id)
-            if raw is not None:  # deleted since the id page was read
+        # bulkfetch does not promise the order asked for; the caller's order is the contract.
+        by_ref: dict[str, Any] = {}
+        for raw in page.get("issues", []):
+            by_ref[str(raw.get("id"))] = raw
+            by_ref[str(raw.get("key"))] = raw
+        for ref in ids:
+            raw = by_ref.get(ref)
+            if raw is not None:  # deleted since the id page was read, or not visible
                 yield Issue.model_validate(raw)
 
     async def fetch_issues(
@@ -184,21 +181,11 @@ class SearchMixin(JiraCore):
                 async for issue in self._search_offset(jql, field_list, expand_list, property_list):
                     yield issue
             return
-        ids = [str(k) for k in keys_or_ids]
-        for start in range(0, len(ids), _BULKFETCH_MAX):
-            chunk = ids[start : start + _BULKFETCH_MAX]
-            body: dict[str, Any] = {"issueIdsOrKeys": chunk}
-            if field_list is not None:
-                body["fields"] = field_list
-            if expand_list:
-                body["expand"] = expand_list
-            if property_list:
-                body["properties"] = property_list
-            page = await self._send(
-                "POST", "/rest/api/3/issue/bulkfetch", json=body, idempotent=True
-            )
-            for raw in page.get("issues", []):
-                yield Issue.model_validate(raw)
+        refs = [str(k) for k in keys_or_ids]
+        for start in range(0, len(refs), _BULKFETCH_MAX):
+            chunk = refs[start : start + _BULKFETCH_MAX]
+            async for issue in self._bulkfetch(chunk, field_list, expand_list, property_list):
+                yield issue
 
     async def _search_offset(
         self,
@@ -207,13 +194,7 @@ class SearchMixin(JiraCore):
         expand: list[str] | None,
         properties: list[str] | None,
     ) -> AsyncIterator[Issue]:
-        body: dict[str, Any] = {"jql": jql}
-        if fields is not None:
-            body["fields"] = fields
-        if expand:
-            body["expand"] = expand
-        if properties:
-            body["properties"] = properties
+        body = _shaped({"jql": jql}, fields, expand, properties)
         path = await self._api("search")
         async for raw in self._offset_pages(
             path, items_key="issues", page_size=100, method="POST", body=body
@@ -236,6 +217,22 @@ class SearchMixin(JiraCore):
             idempotent=True,
         )
         return int(data.get("total", 0))
+
+
+def _shaped(
+    body: dict[str, Any],
+    fields: list[str] | None,
+    expand: list[str] | None,
+    properties: list[str] | None,
+) -> dict[str, Any]:
+    """Add the optional fields/expand/properties a search or fetch asks for."""
+    if fields is not None:
+        body["fields"] = fields
+    if expand:
+        body["expand"] = expand
+    if properties:
+        body["properties"] = properties
+    return body
 
 
 def _jql_quote(value: str) -> str:

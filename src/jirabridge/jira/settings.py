@@ -7,15 +7,16 @@ error messages.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import httpx
 
 from jirabridge.errors import ConfigError
+from jirabridge.http import BasicAuth, BearerAuth
 
-__all__ = ["AuthKind", "BearerToken", "JiraSettings", "oauth_base_url"]
+__all__ = ["AuthKind", "JiraSettings", "oauth_base_url"]
 
 OAUTH_API_BASE = "https://api.atlassian.com/ex/jira"
 
@@ -34,23 +35,6 @@ class AuthKind(StrEnum):
     BASIC = "basic"  # Cloud email + API token, or Data Center username + password
     PAT = "pat"  # Data Center personal access token (bearer)
     OAUTH = "oauth"  # OAuth 2.0 (3LO) bearer access token
-
-
-class BearerToken(httpx.Auth):
-    """``Authorization: Bearer <token>``; stands in until ``jirabridge.http.auth`` lands."""
-
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise ConfigError("an empty bearer token is not a credential")
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Add the header."""
-        request.headers["Authorization"] = self._header
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerToken(***)"
 
 
 @dataclass(frozen=True)
@@ -80,8 +64,8 @@ class JiraSettings:
     def auth(self) -> httpx.Auth:
         """The httpx auth for these settings."""
         if self.auth_kind == AuthKind.BASIC:
-            return httpx.BasicAuth(self.username or "", self.secret)
-        return BearerToken(self.secret)
+            return BasicAuth(self.username or "", self.secret)
+        return BearerAuth(self.secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> JiraSettings:

@@ -153,6 +153,7 @@ class SyncJiraClient:
     edit_issue = _Blocking(JiraClient.edit_issue)
     delete_issue = _Blocking(JiraClient.delete_issue)
     assign_issue = _Blocking(JiraClient.assign_issue)
+    changelog = _Streaming(JiraClient.changelog)
     transitions = _Blocking(JiraClient.transitions)
     transition_issue = _Blocking(JiraClient.transition_issue)
     add_labels = _Blocking(JiraClient.add_labels)

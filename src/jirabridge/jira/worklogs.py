@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 from jirabridge.errors import ValidationError
 from jirabridge.jira.core import (
@@ -217,15 +216,14 @@ class WorklogsMixin(JiraCore):
             reduce_by=reduce_by,
         )
         path = await self._api(f"issue/{path_part(key)}/worklog")
-        # write_once takes no params, so the query goes into the URL.
-        url = f"{path}?{urlencode(clean_params(params) or {})}"
 
         async def reconcile() -> Worklog | None:
             return await self.find_worklog(key, external_id=external_id, started=started)
 
         return await self._http.write_once(
             "POST",
-            url,
+            path,
+            params=clean_params(params),
             json=body,
             parse=lambda response: Worklog.model_validate(response.json()),
             reconcile=reconcile,

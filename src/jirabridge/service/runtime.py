@@ -46,6 +46,37 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
 
+def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Workflow modules register at import and need their resources before launch, so that
+    # runs recovered at launch can carry on.
+    from jirabridge.service.account_wiring import build_accounts_context
+    from jirabridge.service.worklogs import WorklogService, install_worklog_jobs
+
+    install_worklog_jobs(
+        sessions,
+        lambda: WorklogService.from_settings(
+            settings, sessions, build_accounts_context(settings, sessions).clients
+        ),
+    )
+
+
+def _start_timers(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], jobs: JobEngine
+) -> list[asyncio.Task[None]]:
+    """Periodic work a worker process owns: each timer enqueues durable workflows."""
+    from jirabridge.sync.worklogs.jobs import run_pull_schedule
+
+    timers: list[asyncio.Task[None]] = []
+    if settings.worklog_pull_interval_sec > 0:
+        timers.append(
+            asyncio.create_task(
+                run_pull_schedule(jobs, sessions, every_sec=settings.worklog_pull_interval_sec),
+                name="jirabridge:worklog-pulls",
+            )
+        )
+    return timers
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, workers: bool | None = None
@@ -77,6 +108,8 @@ async def open_runtime(
             raise ConfigError(
                 "the database schema is not at the latest version; run `jirabridge db upgrade`"
             )
+        sessions = db.session_factory(engine)
+        _install_jobs(settings, sessions)
         jobs = JobEngine(
             JobsConfig(
                 system_database_url=settings.effective_jobs_database_url,
@@ -84,9 +117,12 @@ async def open_runtime(
                 executor_id=settings.executor_id,
                 polling_interval_sec=settings.jobs_polling_interval_sec,
                 run_workers=run_workers,
+                # DBOS logs through its own handler; keep it to what an operator must see.
+                log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
             )
         )
         await jobs.launch()
+        timers = _start_timers(settings, sessions, jobs) if run_workers else []
         heartbeats = ExecutorHeartbeats(jobs.config.system_database_url)
         stop = asyncio.Event()
         housekeeping: asyncio.Task[None] | None = None
@@ -100,7 +136,7 @@ async def open_runtime(
                 runtime = Runtime(
                     settings=settings,
                     engine=engine,
-                    sessions=db.session_factory(engine),
+                    sessions=sessions,
                     jobs=jobs,
                     http=client,
                     governor_store=governor_store,
@@ -117,6 +153,9 @@ async def open_runtime(
                 with contextlib.suppress(asyncio.CancelledError):
                     await housekeeping
             heartbeats.close()
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
             await jobs.shutdown()
     finally:
         await engine.dispose()

@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     oauth_authorize_url: str = "https://auth.atlassian.com/authorize"
     oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
     oauth_api_base: str = "https://api.atlassian.com"
+    worklog_rounding_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="Round time records to this step (seconds)."
+    )
+    worklog_minimum_seconds: int = Field(
+        default=60, ge=60, le=86_400, description="Shortest worklog written (Jira's floor: 60)."
+    )
+    worklog_pull_interval_sec: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often a worker pulls worklog changes from Jira (0 turns it off).",
+    )
+    worklog_notify_users: bool = Field(
+        default=False, description="Let Jira e-mail watchers about each synced worklog."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,15 @@ from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
 from jirabridge.web.problems import install_problem_handlers
-from jirabridge.web.routes import accounts_api, accounts_pages, health, pages
+from jirabridge.web.routes import (
+    accounts_api,
+    accounts_pages,
+    health,
+    pages,
+    stories_api,
+    worklogs_api,
+    worklogs_pages,
+)
 
 __all__ = ["create_app"]
 
@@ -51,6 +59,9 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     )
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(worklogs_api.router)
+    app.include_router(worklogs_pages.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(stories_api.router)
     return app

@@ -56,7 +56,11 @@ _T = TypeVar("_T")
 
 #: Every module that defines table models. The migrations (and the test that keeps models and
 #: migrations in step) see exactly the tables these modules declare: add yours here.
-MODEL_MODULES: tuple[str, ...] = ("jirabridge.store.models", "jirabridge.store.account_models")
+MODEL_MODULES: tuple[str, ...] = (
+    "jirabridge.store.models",
+    "jirabridge.store.account_models",
+    "jirabridge.store.worklog_models",
+)
 
 
 def target_metadata() -> MetaData:
