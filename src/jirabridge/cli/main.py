@@ -37,6 +37,7 @@ def _register_commands() -> None:
         demo,
         devlinks,
         export,
+        maintenance,
         report,
         secrets,
         serve,
@@ -58,6 +59,7 @@ def _register_commands() -> None:
     export.register(app)
     devlinks.register(app)
     report.register(app)
+    maintenance.register(app)
 
 
 _register_commands()

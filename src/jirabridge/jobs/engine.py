@@ -446,6 +446,23 @@ class JobEngine:
             await DBOS.delete_workflows_async(ids, delete_children=True)
         return len(ids)
 
+    async def recover_executors(self, executor_ids: Sequence[str]) -> list[str]:
+        """Put the ``PENDING`` workflows of stopped executors back on their queues.
+
+        For executors that will not come back (see :mod:`jirabridge.jobs.recovery`). Each
+        workflow goes back through its queue's atomic dequeue, so calling this from several
+        workers at once, or for a workflow a live worker already took, runs nothing twice.
+        This process's own id is refused: its workflows are running here. Returns the ids of
+        the workflows put back.
+        """
+        self._require_launched()
+        others = [e for e in executor_ids if e and e != self._config.executor_id]
+        if not others:
+            return []
+        # DBOS exposes this only as an internal classmethod; Conductor would call it for us.
+        handles = await asyncio.to_thread(DBOS._recover_pending_workflows, others)
+        return [handle.get_workflow_id() for handle in handles]
+
     async def handle(self, workflow_id: str) -> JobHandle[Any]:
         """A handle on an existing workflow; :class:`~jirabridge.errors.NotFoundError` if none."""
         self._require_launched()

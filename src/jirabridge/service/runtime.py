@@ -7,6 +7,7 @@ process that serves pages and one that only runs workflows are wired the same wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jirabridge.errors import ConfigError
+from jirabridge.http.governor_store import GovernorStore, MemoryGovernorStore
 from jirabridge.jobs.engine import JobEngine, JobsConfig
+from jirabridge.jobs.recovery import ExecutorHeartbeats
+from jirabridge.service.governor_state import open_governor_store
+from jirabridge.service.maintenance import MaintenanceConfig, run_maintenance
 from jirabridge.service.settings import Settings
 from jirabridge.store import db, migrations
 
@@ -35,6 +40,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     jobs: JobEngine
     http: httpx.AsyncClient
+    #: Shared by every HttpClient this process builds; in Redis or PostgreSQL when several
+    #: processes talk to the same sites (``governor_store_url``).
+    governor_store: GovernorStore = field(default_factory=MemoryGovernorStore)
     started_at: float = field(default_factory=time.time)
 
 
@@ -75,11 +83,20 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Open the database, migrate SQLite to head, launch the job engine; close all on exit.
 
+    A process that runs workers also runs housekeeping (:mod:`jirabridge.service.maintenance`):
+    heartbeats, resuming the workflows of workers that stopped, and retention.
+
     On SQLite (one host, one process) the schema is upgraded at start so ``make demo`` needs no
     extra step. On PostgreSQL migrations are a deliberate job (``jirabridge db upgrade``), and a
     database that is behind refuses to start with a sentence saying so.
     """
     run_workers = settings.run_workers if workers is None else workers
+    maintenance = MaintenanceConfig.from_settings(settings)
+    governor_url = (
+        None
+        if settings.governor_store_url is None
+        else settings.governor_store_url.get_secret_value()
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     engine = db.make_engine(url)
@@ -106,18 +123,36 @@ async def open_runtime(
         )
         await jobs.launch()
         timers = _start_timers(settings, sessions, jobs) if run_workers else []
+        heartbeats = ExecutorHeartbeats(jobs.config.system_database_url)
+        stop = asyncio.Event()
+        housekeeping: asyncio.Task[None] | None = None
         try:
-            async with httpx.AsyncClient(
-                timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
-            ) as client:
-                yield Runtime(
+            async with (
+                open_governor_store(governor_url) as governor_store,
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
+                ) as client,
+            ):
+                runtime = Runtime(
                     settings=settings,
                     engine=engine,
                     sessions=sessions,
                     jobs=jobs,
                     http=client,
+                    governor_store=governor_store,
                 )
+                if run_workers:
+                    housekeeping = asyncio.create_task(
+                        run_maintenance(jobs, runtime.sessions, heartbeats, maintenance, stop),
+                        name="jirabridge-maintenance",
+                    )
+                yield runtime
         finally:
+            stop.set()
+            if housekeeping is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await housekeeping
+            heartbeats.close()
             for timer in timers:
                 timer.cancel()
             await asyncio.gather(*timers, return_exceptions=True)

@@ -85,6 +85,24 @@ class Settings(BaseSettings):
     )
     jobs_polling_interval_sec: float = Field(default=0.2, gt=0, le=10)
     run_workers: bool = True
+    governor_store_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Where the rate-limit governor keeps its state when several processes share it: "
+            "redis://... or postgresql://...; default: in this process only."
+        ),
+    )
+    heartbeat_interval_sec: float = Field(default=10.0, ge=0.05, le=3600)
+    executor_stale_after_sec: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is stopped; others resume its workflows.",
+    )
+    retention_workflow_days: float = Field(
+        default=30.0, gt=0, description="Finished workflows older than this are deleted."
+    )
+    retention_interval_sec: float = Field(default=3600.0, ge=1, le=7 * 86400)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
     allow_private_jira_urls: bool = Field(
         default=False,
         description="Allow Jira URLs on private or loopback addresses (the simulator in dev).",
