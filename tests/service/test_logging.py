@@ -105,3 +105,18 @@ def test_redact_removes_known_secret_forms(text: str, secret: str) -> None:
 def test_ordinary_text_is_left_alone() -> None:
     text = "GET /rest/api/3/issue/PROJ-1 answered status code 404 in 12 ms"
     assert redact(text) == text
+
+
+def test_configured_handler_follows_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jirabridge.service.logconfig import configure_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    handler = configure_logging("INFO")
+    try:
+        first.close()  # what a test runner does with a captured stream
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("jirabridge.test.stderr").warning("still heard")
+        assert "still heard" in second.getvalue()
+    finally:
+        logging.getLogger().removeHandler(handler)

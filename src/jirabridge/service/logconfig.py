@@ -121,6 +121,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time, not the stream seen at set-up.
+
+    A command run inside a test runner (or any code that swaps stderr) would otherwise keep a
+    handler pointing at a closed stream and print "Logging error" into later output.
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> logging.Handler:
     """Send the root logger to stderr through the redaction filter; return the handler.
 
@@ -130,7 +146,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> loggi
     for existing in list(root.handlers):
         if getattr(existing, "_jirabridge", False):
             root.removeHandler(existing)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler._jirabridge = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
     handler.setFormatter(

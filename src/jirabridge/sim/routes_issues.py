@@ -76,6 +76,7 @@ def bulk_create(ctx: Ctx) -> Any:
 
 
 bulk_create.checks_body_itself = True  # type: ignore[attr-defined]
+bulk_create.refusal = lambda message: _bulk_refusal(message, 0)  # type: ignore[attr-defined]
 
 
 def get_issue(ctx: Ctx) -> Any:

@@ -236,6 +236,13 @@ def endpoint(
 
     # A handler may answer bad bodies in its own shape (bulk create): it then gets the checker.
     own_body_check = getattr(handler, "checks_body_itself", False)
+    # ...and may shape every 400 of its own (the spec gives bulk create's 400 its own schema).
+    refusal = getattr(handler, "refusal", None)
+
+    def bad_request(messages: list[str], generic: Any) -> Response:
+        if refusal is not None:
+            return json_response(refusal(" ".join(messages)), 400)
+        return json_response(generic, 400)
 
     async def run(request: Request) -> Response:
         site: SimSite = request.app.state.sim.site
@@ -246,10 +253,8 @@ def endpoint(
                 try:
                     body = json.loads(raw)
                 except ValueError:
-                    return json_response(
-                        jira_error_body(["Unexpected character in the JSON body: not valid JSON."]),
-                        400,
-                    )
+                    message = "Unexpected character in the JSON body: not valid JSON."
+                    return bad_request([message], jira_error_body([message]))
         try:
             principal = (
                 authenticate(request, site, optional=auth == "optional") if auth != "none" else None
@@ -272,6 +277,8 @@ def endpoint(
                     raise SimHTTPError(400, [INVALID_PAYLOAD, *problems[:3]])
             result = handler(ctx)
         except SimHTTPError as exc:
+            if exc.status == 400:
+                return bad_request(exc.messages, exc.body())
             return json_response(exc.body(), exc.status, exc.headers or None)
         if isinstance(result, Response):
             return result
