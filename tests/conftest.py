@@ -212,3 +212,15 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
     async with session_factory(engine)() as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """A command under test may call configure_logging; keep that from leaking into the next."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -49,7 +49,8 @@ def _run(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str]:
         else ["report", *args],
         env={**{k: v for k, v in env.items() if k != "BOARD"}, "COLUMNS": "200"},
     )
-    return result.exit_code, result.output
+    # Success: what was printed on stdout (logs go to stderr); failure: the whole output.
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 def test_json_numbers_match_the_hand_computed_ones(sim_env: dict[str, str], tmp_path: Path) -> None:

@@ -156,6 +156,8 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> loggi
     )
     root.addHandler(handler)
     root.setLevel(level)
+    # One line per outbound request is noise at INFO; our own client logs retries and failures.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # uvicorn installs its own handlers; route them through ours so they are redacted too.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lg = logging.getLogger(name)
