@@ -72,7 +72,13 @@ class ExecutorHeartbeats:
 
     def _ensure_table(self) -> None:
         if not self._created:
-            _metadata.create_all(self._engine, checkfirst=True)
+            try:
+                _metadata.create_all(self._engine, checkfirst=True)
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                # Two processes (or a worker and a reader) can both see "no table" and race to
+                # create it; the loser's error only means the table now exists.
+                if not sa.inspect(self._engine).has_table(_heartbeats.name):
+                    raise
             self._created = True
 
     def _beat(self, executor_id: str) -> None:
