@@ -20,7 +20,7 @@ Every client gets a 2 s timeout under ``faulty`` (BRIEF §5) and its library def
 
 Run: ``python -m bench.client_workloads [--profiles clean,limited,faulty]
 [--workloads worklogs,bulk,search] [--clients jirabridge,jira,atlassian] [--worklogs 2000]
-[--issues 200] [--bulk 1000] [--search 20000,5000]``.
+[--issues 200] [--bulk 1000] [--search 20000,5000] [--in-flight 16]``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import re
 import resource
@@ -93,7 +94,7 @@ async def _jirabridge(spec: dict[str, Any]) -> int:
         workload = spec["workload"]
         if workload == "worklogs":
             keys: list[str] = spec["keys"]
-            gate = asyncio.Semaphore(16)
+            gate = asyncio.Semaphore(int(spec.get("in_flight", 16)))
 
             async def one(i: int) -> None:
                 nonlocal errors
@@ -330,7 +331,9 @@ def _books(app: Any, workload: str, size: int) -> tuple[int, int, int, int]:
     return requests, throttled, duplicates, missing
 
 
-def run_case(profile: str, workload: str, client: str, size: int, *, issues: int = 200) -> Outcome:
+def run_case(
+    profile: str, workload: str, client: str, size: int, *, issues: int = 200, in_flight: int = 16
+) -> Outcome:
     """One client, one workload, one profile, against a fresh simulator."""
     # Imported here so the child (one client) does not carry the simulator in its RSS.
     from jirabridge.sim.app import SimConfig
@@ -355,6 +358,7 @@ def run_case(profile: str, workload: str, client: str, size: int, *, issues: int
             "token": config.admin_token,
             "timeout": FAULTY_TIMEOUT if profile == "faulty" else None,
             "keys": keys[:issues],
+            "in_flight": in_flight,
         }
         spec["project"] = project.key
         app.state.sim.requests.clear()
@@ -422,13 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--issues", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=1000)
     parser.add_argument("--search", default="20000,5000", help="comma-separated sizes")
+    parser.add_argument(
+        "--in-flight", type=int, default=16, help="Jirabridge worklog writes in flight at once"
+    )
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(child(spec)))
         return 0
     print(f"machine: {platform.machine()}, {platform.python_version()}, {platform.platform()}")
-    print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")
     print(HEADER, flush=True)
     for profile in args.profiles.split(","):
         for workload in args.workloads.split(","):
@@ -440,9 +447,23 @@ def main(argv: list[str] | None = None) -> int:
                 sizes = [int(s) for s in args.search.split(",")]
             for size in sizes:
                 for client in args.clients.split(","):
-                    outcome = run_case(profile, workload, client, size, issues=args.issues)
+                    outcome = run_case(
+                        profile,
+                        workload,
+                        client,
+                        size,
+                        issues=args.issues,
+                        in_flight=args.in_flight,
+                    )
                     print(_row(outcome), flush=True)
+    print(f"ended {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")
     return 0
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages, so a reader can judge the machine's state."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
 if __name__ == "__main__":

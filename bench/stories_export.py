@@ -5,7 +5,13 @@ landed exactly once (by the stamped external id), and compares calls with the mi
 (``ceil(epics / 50) + ceil(stories / 50)`` bulk creates). Time runs on the simulator's clock:
 the client's waits (retries, reconcile polls) advance it, so faults cost no wall time.
 
-Usage: ``.venv/bin/python -m bench.stories_export [--flavor cloud|datacenter] [--seed N]``.
+``--recorded`` runs the export the way the service does (``sync.stories.jobs``: the plan
+stored with an export row, one outcome row written per item as results arrive) instead of a
+bare ``apply_export``, to show what history and progress cost; CPU seconds are this process's
+(the simulator runs in it too).
+
+Usage: ``.venv/bin/python -m bench.stories_export [--flavor cloud|datacenter] [--seed N]
+[--recorded]``.
 """
 
 from __future__ import annotations
@@ -15,18 +21,29 @@ import asyncio
 import math
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.http.client import HttpClient
 from jirabridge.jira import DeploymentType, JiraClient
 from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
-from jirabridge.store.db import make_engine, session_factory
+from jirabridge.store.accounts import UserRepository
+from jirabridge.store.db import make_engine, session_factory, write_transaction
 from jirabridge.store.ledger import WriteLedger
 from jirabridge.store.migrations import upgrade_async
-from jirabridge.sync.stories import ExportProfile, apply_export, parse_stories, plan_export
+from jirabridge.sync.stories import (
+    ExportPlan,
+    ExportProfile,
+    apply_export,
+    parse_stories,
+    plan_export,
+)
+from jirabridge.sync.stories.jobs import record_export, run_export
 
 BASE = "http://sim.test"
 
@@ -64,8 +81,35 @@ def stories_yaml(epics: int, per_epic: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@asynccontextmanager
+async def _same_client(jira: JiraClient) -> AsyncIterator[JiraClient]:
+    yield jira
+
+
+async def _recorded(
+    sessions: async_sessionmaker[AsyncSession], plan: ExportPlan, jira: JiraClient
+) -> dict[str, int]:
+    async with write_transaction(sessions) as session:
+        user = await UserRepository(session).create(email="bench@x.io", password_hash=None)
+        owner = user.id
+    export_id = await record_export(
+        sessions,
+        plan,
+        owner_user_id=owner,
+        actor_user_id=owner,
+        connection_id="bench",
+        site="bench",
+        base_url=BASE,
+        profile_id=None,
+        profile_name="bench",
+        file_name="bench.yaml",
+        file_hash="0" * 64,
+    )
+    return await run_export(export_id, sessions=sessions, provider=lambda _: _same_client(jira))
+
+
 async def run(
-    profile_name: str, flavor: str, seed: int, epics: int, per_epic: int
+    profile_name: str, flavor: str, seed: int, epics: int, per_epic: int, recorded: bool = False
 ) -> dict[str, Any]:
     app = create_sim_app(
         SimConfig(
@@ -82,7 +126,7 @@ async def run(
         clock=clock,
     )
     deployment = DeploymentType.CLOUD if flavor == "cloud" else DeploymentType.DATA_CENTER
-    jira = JiraClient(BASE, http=http, deployment=deployment, sleep=clock.sleep)
+    jira = JiraClient(BASE, http=http, deployment=deployment)
     project = next(iter(runtime.site.projects.values())).key
     profile = ExportProfile(namespace="bench", project=project, flavor=flavor)  # type: ignore[arg-type]
     stories = parse_stories(stories_yaml(epics, per_epic), "yaml")
@@ -90,13 +134,21 @@ async def run(
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await upgrade_async(url)
         engine = make_engine(url)
-        ledger = WriteLedger(session_factory(engine))
-        before = sum(runtime.requests.values())
+        sessions = session_factory(engine)
+        ledger = WriteLedger(sessions)
+        before = runtime.requests.copy()
         started = time.perf_counter()
+        cpu_started = time.process_time()
         plan = plan_export(stories, profile)
-        result = await apply_export(plan, jira=jira, ledger=ledger, site="bench", sleep=clock.sleep)
+        if recorded:
+            counts = await _recorded(sessions, plan, jira)
+        else:
+            result = await apply_export(plan, jira=jira, ledger=ledger, site="bench")
+            counts = result.counts()
         wall = time.perf_counter() - started
-        calls = sum(runtime.requests.values()) - before
+        cpu = time.process_time() - cpu_started
+        made = runtime.requests - before
+        calls = sum(made.values())
         await engine.dispose()
     await jira.aclose()
     stamped: dict[str, int] = {}
@@ -115,8 +167,12 @@ async def run(
         "ratio": calls / minimum,
         "duplicates": sum(1 for n in stamped.values() if n > 1),
         "missing": len(wanted - stamped.keys()),
-        "failed": result.counts().get("failed", 0) + result.counts().get("unknown", 0),
+        "recorded": recorded,
+        "failed": counts.get("failed", 0) + counts.get("unknown", 0),
         "wall_s": round(wall, 2),
+        "cpu_ms_per_item": round(cpu * 1000 / len(wanted), 2),
+        "faults": dict(runtime.edges.faults.counters),
+        "by_route": {f"{m} {t} {st}": n for (m, t, st), n in sorted(made.items())},
     }
 
 
@@ -124,11 +180,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flavor", default="cloud", choices=["cloud", "datacenter"])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=1, help="run seeds seed..seed+N-1")
+    parser.add_argument("--profiles", default="clean,faulty")
     parser.add_argument("--epics", type=int, default=20)
     parser.add_argument("--per-epic", type=int, default=50)
+    parser.add_argument("--recorded", action="store_true", help="Go through sync.stories.jobs.")
     args = parser.parse_args()
-    for name in ("clean", "faulty"):
-        print(asyncio.run(run(name, args.flavor, args.seed, args.epics, args.per_epic)))
+    for name in args.profiles.split(","):
+        rows = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            row = asyncio.run(
+                run(name, args.flavor, seed, args.epics, args.per_epic, args.recorded)
+            )
+            print({"seed": seed, **row})
+            rows.append(row)
+        if len(rows) > 1:
+            calls = [r["calls"] for r in rows]
+            print(
+                {
+                    "profile": name,
+                    "flavor": args.flavor,
+                    "seeds": len(rows),
+                    "mean_ratio": round(sum(calls) / len(calls) / rows[0]["minimum"], 3),
+                    "worst_ratio": round(max(calls) / rows[0]["minimum"], 3),
+                    "duplicates": sum(r["duplicates"] for r in rows),
+                    "missing": sum(r["missing"] for r in rows),
+                }
+            )
 
 
 if __name__ == "__main__":

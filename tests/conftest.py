@@ -36,6 +36,9 @@ PG_PORT = int(os.environ.get("JIRABRIDGE_TEST_PG_PORT", "5432"))
 PG_USER = "postgres"
 _PG_ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres connect_timeout=3"
 
+#: Shared fixtures from tests/support: ``browser`` (Debian's chromium through Playwright).
+pytest_plugins = ("support.browser",)
+
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
 
 

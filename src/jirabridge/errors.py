@@ -15,6 +15,7 @@ non-idempotent request must be reconciled before it is repeated.
     ├── NotFoundError                  a local object does not exist or is not yours -> 404
     ├── PermissionDeniedError          a local action the caller may not take -> 403
     ├── ConflictError                  duplicate, or edited on both sides -> 409
+    ├── TooManyRequestsError           a caller of OUR API over its rate limit -> 429
     ├── StorageError                   the database is unreachable or refused a write
     │   └── SecretDecryptionError       a stored secret fails to decrypt or belongs to another row
     ├── TransportError                 no response at all
@@ -62,6 +63,7 @@ __all__ = [
     "ServerError",
     "StorageError",
     "TimeoutError_",
+    "TooManyRequestsError",
     "TransportError",
     "ValidationError",
     "WebhookVerificationError",
@@ -136,6 +138,22 @@ class ConflictError(JirabridgeError):
 
     http_status = 409
     code = "conflict"
+
+
+class TooManyRequestsError(JirabridgeError):
+    """A caller of Jirabridge's own API (or login form) went over its rate limit.
+
+    Not to be confused with :class:`RateLimitedError`, which is a remote API saying no to us.
+    """
+
+    http_status = 429
+    code = "too-many-requests"
+
+    def __init__(
+        self, message: str, *, retry_after: float, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class StorageError(JirabridgeError):

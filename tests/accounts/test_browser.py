@@ -4,26 +4,22 @@ disconnect. The app and the simulator run on loopback ports."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from jirabridge.service.account_wiring import build_accounts_context
 from jirabridge.service.passwords import PasswordHasher
 from jirabridge.service.settings import load_settings
 from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
 from jirabridge.sim.edges import default_oauth_client
-from jirabridge.sim.server import bind_loopback, serve_in_thread
+from jirabridge.sim.server import bind_loopback, serve_in_thread, serve_on
 from jirabridge.store import migrations
 from jirabridge.store.account_models import UserRole
 from jirabridge.store.db import make_engine, session_factory
@@ -33,44 +29,6 @@ from jirabridge.web.problems import install_problem_handlers
 from .web_support import KEY, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@contextmanager
-def serve_on(app: FastAPI, sock: object) -> Iterator[None]:
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the app did not start"
-        assert time.monotonic() < deadline, "the app did not start in time"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -46,3 +46,18 @@ async def jira(sim_app: Starlette) -> AsyncIterator[JiraClient]:
 @pytest.fixture
 def ledger(engine: AsyncEngine) -> WriteLedger:
     return WriteLedger(session_factory(engine))
+
+
+async def make_owner(engine: AsyncEngine, kind: str, name: str) -> str:
+    """Insert a user or a team called ``name``; its owner key (``user:<id>`` / ``team:<id>``)."""
+    from jirabridge.store.account_models import TeamRow, UserRow
+
+    async with session_factory(engine)() as session:
+        row: UserRow | TeamRow
+        if kind == "user":
+            row = UserRow(email=f"{name}@example.com", display_name=name, role="member")
+        else:
+            row = TeamRow(name=name)
+        session.add(row)
+        await session.commit()
+        return f"{kind}:{row.id}"

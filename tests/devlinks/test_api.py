@@ -79,9 +79,12 @@ async def test_dry_run_and_rule_errors(app: FastAPI, http: httpx.AsyncClient) ->
     assert "line 2" in bad.text
 
     explained = await http.post(
-        "/api/keys/explain", json={"text": "DEMO-7 and UTF-8"}, headers=auth
+        "/api/issue-keys/explain", json={"text": "DEMO-7 and UTF-8"}, headers=auth
     )
     assert [(c["key"], c["accepted"]) for c in explained.json()] == [
         ("DEMO-7", True),
         ("UTF-8", False),
     ]
+    # The old path sat among the API-key routes (/api/keys): it no longer explains keys.
+    moved = await http.post("/api/keys/explain", json={"text": "DEMO-7"}, headers=auth)
+    assert moved.status_code in (404, 405)

@@ -5,27 +5,26 @@ triage dry-run with a rule error shown by line."""
 from __future__ import annotations
 
 import json
-import shutil
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from accounts.web_support import KEY, PASSWORD
+from github.conftest import TOKEN, FakeGitHub
 from jirabridge.service.account_wiring import build_accounts_context
+from jirabridge.service.github import GitHubService
 from jirabridge.service.passwords import PasswordHasher
 from jirabridge.service.settings import load_settings
-from jirabridge.sim.server import bind_loopback
+from jirabridge.sim.server import bind_loopback, serve_on
 from jirabridge.store import migrations
 from jirabridge.store.db import make_engine, session_factory
+from jirabridge.store.devlink_models import BackfillRunRow
 from jirabridge.store.devlinks import DevLinkStore, StoredCursor, StoredLink
 from jirabridge.store.secrets import SecretBox
 from jirabridge.web.problems import install_problem_handlers
@@ -33,35 +32,6 @@ from jirabridge.web.problems import install_problem_handlers
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@contextmanager
-def serve_on(app: FastAPI, sock: object) -> Iterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the app did not start"
-        assert time.monotonic() < deadline, "the app did not start in time"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -114,11 +84,34 @@ def site(database_url: str, tmp_path: Path) -> Iterator[str]:
         )
         await store.save(StoredCursor("octo/hello", 7, 3, 9, False))
         await store.log_triage("github", [("octo/hello#9", "bugs", "assign", "hubot", "done", "")])
+        github = GitHubService(
+            session_factory(engine),
+            SecretBox([KEY]),
+            context.clients,
+            public_base=app_url,
+            transport=FakeGitHub().transport(),
+        )
+        seeded = await github.create(
+            f"user:{user.id}", name="Seeded", kind="token", secret=TOKEN, repos=["octo/hello"]
+        )
+        async with session_factory(engine)() as session:
+            session.add(
+                BackfillRunRow(
+                    id="run-1",
+                    owner_user_id=user.id,
+                    connection_id=seeded.connection.id,
+                    repos=["octo/hello"],
+                    months=3,
+                    status="running",
+                )
+            )
+            await session.commit()
+        app.state.github = github
         app.state.accounts = context
         yield
         await engine.dispose()
 
-    from jirabridge.web.routes import accounts_api, accounts_pages, devlinks_pages
+    from jirabridge.web.routes import accounts_api, accounts_pages, devlinks_pages, github_pages
 
     app = FastAPI(lifespan=lifespan)
     install_problem_handlers(app)
@@ -129,6 +122,7 @@ def site(database_url: str, tmp_path: Path) -> Iterator[str]:
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(devlinks_pages.router)
+    app.include_router(github_pages.router)
     with serve_on(app, sock):
         yield app_url
     sock.close()
@@ -167,5 +161,54 @@ def test_links_results_progress_log_and_dry_run(browser: Browser, site: str) -> 
         page.get_by_label("Rules").fill("rules:\n  - name: x\n    actions: {assign: {team: t}}\n")
         page.get_by_role("button", name="Dry-run").click()
         expect(page.locator("#rule-problems")).to_contain_text("line 3: team 't' is not defined")
+    finally:
+        page.close()
+
+
+def test_github_connection_add_test_repos_webhooks_remove_and_backfill_progress(
+    browser: Browser, site: str
+) -> None:
+    page = browser.new_page()
+    try:
+        log_in(page, site)
+        page.get_by_role(
+            "link", name="GitHub connections: add, test, pick repositories, backfill"
+        ).click()
+        form = page.locator("#add-connection")
+        form.get_by_label("Name", exact=True).fill("Zebra")
+        form.get_by_label("Token", exact=True).fill(TOKEN)
+        form.get_by_label("Repositories (owner/name, one a line)").fill("octo/hello")
+        form.get_by_role("button", name="Save connection").click()
+        expect(page.locator("#created")).to_contain_text("Saved Zebra.")
+        expect(page.locator("#created-url")).to_contain_text(f"{site}/webhooks/github/")
+        secret = page.locator("#created-secret").inner_text()
+        assert len(secret) >= 32
+        assert TOKEN not in page.content()
+
+        row = page.locator("#github-connections tr", has_text="Zebra")
+        row.get_by_role("button", name="Test").click()
+        expect(page.locator(".flash")).to_contain_text("GitHub accepted the credentials")
+        assert secret not in page.content()  # shown once, never again
+
+        row = page.locator("#github-connections tr", has_text="Zebra")
+        row.get_by_label("Repositories").fill("octo/hello\nocto/private")
+        row.get_by_role("button", name="Save repositories").click()
+        expect(page.locator(".flash")).to_contain_text("Zebra: 2 repositories selected.")
+
+        row = page.locator("#github-connections tr", has_text="Zebra")
+        row.get_by_role("button", name="Set up webhooks").click()
+        expect(page.locator("#hooks")).to_contain_text("octo/hello: webhook created")
+        expect(page.locator("#hooks")).to_contain_text("octo/private: Add the webhook by hand")
+
+        row = page.locator("#github-connections tr", has_text="Zebra")
+        row.get_by_role("button", name="Remove").click()
+        expect(page.locator(".flash")).to_contain_text("Removed Zebra.")
+        expect(page.locator("#github-connections tbody tr")).to_have_count(1)
+
+        page.goto(f"{site}/github/backfill/run-1")
+        expect(page.locator("#run-status")).to_have_text("running")
+        expect(page.locator("#backfill-repos")).to_contain_text("3 / 9")
+        page.goto(f"{site}/github/backfill/someone-elses")
+        expect(page.locator("body")).to_contain_text("no such backfill run")
     finally:
         page.close()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devlinks.conftest import make_owner
 from github.conftest import TOKEN, FakeGitHub
 from jirabridge.errors import NotFoundError, ValidationError
 from jirabridge.github import GitHubClient
@@ -30,8 +31,8 @@ async def gh() -> AsyncIterator[tuple[FakeGitHub, GitHubClient]]:
 async def test_connections_are_encrypted_and_scoped(engine: AsyncEngine) -> None:
     box = SecretBox([generate_key()])
     sessions = session_factory(engine)
-    team = GitHubConnectionStore(sessions, box, "team:t1")
-    other = GitHubConnectionStore(sessions, box, "team:t2")
+    team = GitHubConnectionStore(sessions, box, await make_owner(engine, "team", "t1"))
+    other = GitHubConnectionStore(sessions, box, await make_owner(engine, "team", "t2"))
     conn, hook_secret = await team.create(
         name="Octo", kind="token", secret=SECRET, repos=["octo/hello"], project_keys=["demo"]
     )

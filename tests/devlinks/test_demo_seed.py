@@ -8,6 +8,7 @@ from jirabridge.cli.accounts_common import accounts_context
 from jirabridge.cli.demo_devlinks import seed_demo_devlinks
 from jirabridge.service.settings import load_settings
 from jirabridge.store.devlinks import DevLinkStore
+from jirabridge.store.github_connections import GitHubConnectionStore
 from jirabridge.store.secrets import generate_key
 
 
@@ -23,3 +24,8 @@ async def test_demo_rows_are_seeded_once(tmp_path: Path) -> None:
         assert {link.issue_key for link in await store.links()} == {"DEMO-1", "DEMO-2"}
         assert [c.done for c in await store.cursors()] == [True]
         assert len(await store.triage_log()) == 1
+        (connection,) = await GitHubConnectionStore(
+            ctx.sessions, ctx.secrets.box, f"user:{user.id}"
+        ).list()
+        assert connection.repos == ("demo-org/demo-app",)
+        assert connection.webhook_endpoint_id is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devlinks.conftest import make_owner
 from jirabridge.jira import JiraClient
 from jirabridge.store.db import session_factory
 from jirabridge.store.devlinks import DevLinkStore
@@ -22,8 +23,8 @@ async def test_deliveries_are_recorded_for_their_owner_only(
     engine: AsyncEngine, jira: JiraClient, ledger: WriteLedger
 ) -> None:
     sessions = session_factory(engine)
-    mine = DevLinkStore(sessions, "user:alice")
-    theirs = DevLinkStore(sessions, "team:other")
+    mine = DevLinkStore(sessions, await make_owner(engine, "user", "alice"))
+    theirs = DevLinkStore(sessions, await make_owner(engine, "team", "other"))
 
     pr_payload = json.loads((FIXTURES / "pull_request.opened.json").read_text())
     pr_payload["pull_request"]["title"] = "DEMO-1 docs"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devlinks.conftest import make_owner
 from github.conftest import TOKEN, FakeGitHub  # the shared stateful GitHub double
 from jirabridge.github import GitHubClient
 from jirabridge.http import FakeClock
@@ -155,7 +156,7 @@ async def test_triage_event_logs_every_action_for_the_owner(
         "rules:\n  - name: all bugs\n    match: {labels: [bug]}\n"
         "    actions: {add_labels: [triaged], comment: Seen.}\n"
     )
-    store = DevLinkStore(session_factory(engine), "team:triage")
+    store = DevLinkStore(session_factory(engine), await make_owner(engine, "team", "triage"))
     plan, log = await triage_event(
         "github",
         payload,

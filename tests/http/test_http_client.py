@@ -159,15 +159,18 @@ async def test_breaker_opens_and_fails_fast_without_sending(clock: FakeClock) ->
     script = ScriptedTransport(httpx.Response(500))
     breaker = CircuitBreaker("acme", failure_threshold=3, recovery_time=60, clock=clock)
     async with client_for(script, clock, breaker=breaker) as client:
-        for _ in range(3):
-            with pytest.raises(ServerError):
-                await client.request("GET", "/x")
+        # 500 is retried for a GET; the third failure opens the circuit, so the fourth attempt
+        # is refused without being sent.
+        with pytest.raises(CircuitOpenError):
+            await client.request("GET", "/x")
+        assert script.count == 3
         with pytest.raises(CircuitOpenError) as caught:
             await client.request("GET", "/x")
         assert script.count == 3
-        assert caught.value.retry_after == pytest.approx(60)
-        assert client.stats.circuit_rejections == 1
-        clock.advance(60)
+        # the client waited 8 s (third backoff) before its refused fourth attempt
+        assert caught.value.retry_after == pytest.approx(60 - 8)
+        assert client.stats.circuit_rejections == 2
+        clock.advance(52)
         script.steps = [httpx.Response(200)]
         await client.request("GET", "/x")  # the half-open probe succeeds
     assert breaker.consecutive_failures == 0

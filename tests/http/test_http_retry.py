@@ -10,14 +10,14 @@ def policy(**kwargs: object) -> RetryPolicy:
     return RetryPolicy(random=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_idempotent_request_is_retried_on_transient_statuses(status: int) -> None:
     decision = policy().decide(GET, Outcome.response(status), attempt=1, elapsed=0)
     assert decision.retry
     assert decision.wait == pytest.approx(2.0)  # base 2 s, jitter midpoint x1.0
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 501])
 def test_other_statuses_are_not_retried(status: int) -> None:
     assert not policy().decide(GET, Outcome.response(status), 1, 0).retry
 
@@ -32,6 +32,7 @@ def test_timeouts_and_connection_errors_retried_only_when_idempotent() -> None:
 
 def test_post_is_not_retried_on_503_but_is_on_429() -> None:
     assert not policy().decide(POST, Outcome.response(503), 1, 0).retry
+    assert not policy().decide(POST, Outcome.response(500), 1, 0).retry
     assert policy().decide(POST, Outcome.response(429), 1, 0).retry
 
 

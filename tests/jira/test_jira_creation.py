@@ -10,20 +10,27 @@ import pytest
 
 from jirabridge.errors import AuthenticationError, ValidationError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, IssueInput, JiraClient
+from jirabridge.jira.creation import ReconcilePolicy
 
 from support.jira_fakes import FakeJira, NoSleep, spec_example
 
 
 class Tracker:
     """A tiny issue store behind /issue, /issue/bulk and /search/jql that can drop answers
-    after applying a write, and whose search index lags by ``lag`` searches."""
+    after applying a write, and whose search index shows a write only once the client has
+    waited ``lag`` seconds since it (time is what ``no_sleep`` recorded)."""
 
-    def __init__(self) -> None:
+    def __init__(self, waits: list[float]) -> None:
         self.issues: list[dict[str, Any]] = []
         self.drop_next = 0
         self.fail_positions: set[int] = set()
-        self.lag = 0
+        self.lag = 0.0
         self.searches = 0
+        self.waits = waits
+        self.jqls: list[str] = []
+
+    def now(self) -> float:
+        return sum(self.waits)
 
     def _store(self, update: dict[str, Any]) -> dict[str, Any]:
         n = len(self.issues) + 1
@@ -33,6 +40,7 @@ class Tracker:
             "key": f"ED-{n}",
             "fields": update["fields"],
             "properties": props,
+            "indexed_at": self.now() + self.lag,
         }
         self.issues.append(issue)
         return {
@@ -69,8 +77,9 @@ class Tracker:
 
     def search(self, request: httpx.Request) -> httpx.Response:
         self.searches += 1
-        visible = self.issues if self.searches > self.lag else []
         body = json.loads(request.content)
+        self.jqls.append(body["jql"])
+        visible = [i for i in self.issues if i["indexed_at"] <= self.now()]
         issues = [
             {
                 "id": i["id"],
@@ -86,8 +95,8 @@ class Tracker:
 
 
 @pytest.fixture
-def tracker(fake: FakeJira) -> Tracker:
-    t = Tracker()
+def tracker(fake: FakeJira, no_sleep: NoSleep) -> Tracker:
+    t = Tracker(no_sleep.waits)
     fake.on("POST", "/rest/api/3/issue", t.create)
     fake.on("POST", "/rest/api/3/issue/bulk", t.bulk)
     fake.on("POST", "/rest/api/3/search/jql", t.search)
@@ -111,13 +120,14 @@ async def test_lost_answer_is_reconciled_not_resent(
     reconciling: JiraClient, fake: FakeJira, tracker: Tracker, no_sleep: NoSleep
 ) -> None:
     tracker.drop_next = 1
-    tracker.lag = 2  # the first two searches do not see the new issue yet
+    tracker.lag = 3.0  # an immediate search would not see the new issue
     created = await reconciling.create_issue_once(FIELDS, external_id="story-1")
     assert created.key == "ED-1"
     assert len(tracker.issues) == 1  # no duplicate
+    # One look-up, after waiting for the index to settle.
     searches = [s for s in fake.sent if s.path.endswith("/search/jql")]
-    assert len(searches) == 3
-    assert no_sleep.waits == [2.0, 2.0]
+    assert len(searches) == 1
+    assert no_sleep.waits == [5.0]
     jql = searches[0].body["jql"]
     assert 'project = "ED"' in jql
     assert "creator = currentUser()" in jql
@@ -136,15 +146,35 @@ async def test_create_resent_only_when_reconcile_finds_nothing(
     created = await reconciling.create_issue_once(FIELDS, external_id="story-9")
     assert created.key == "ED-1"
     assert len(tracker.issues) == 1
-    # Five bounded searches came back empty before the one re-send.
-    assert len([s for s in fake.sent if s.path.endswith("/search/jql")]) == 5
+    # One search came back empty before the one re-send.
+    assert len([s for s in fake.sent if s.path.endswith("/search/jql")]) == 1
 
 
 async def test_other_issues_do_not_match(reconciling: JiraClient, tracker: Tracker) -> None:
     await reconciling.create_issue_once(FIELDS, external_id="story-1")
     found = await reconciling.find_created_issues("ED", {"story-2": "Export me"})
     assert found == {}
-    assert tracker.searches == 5
+    assert tracker.searches == 1
+
+
+async def test_a_site_that_lags_longer_can_be_polled(
+    reconciling: JiraClient, tracker: Tracker, no_sleep: NoSleep
+) -> None:
+    tracker.lag = 8.0
+    await reconciling.create_issue_once(FIELDS, external_id="story-1")
+    no_sleep.waits.clear()
+    policy = ReconcilePolicy(settle=5.0, attempts=3, delay=2.0)
+    found = await reconciling.find_created_issues("ED", {"story-1": "Export me"}, policy=policy)
+    assert found["story-1"].key == "ED-1"
+    assert no_sleep.waits == [5.0, 2.0, 2.0]
+    assert tracker.searches == 3
+
+
+def test_reconcile_policy_refuses_nonsense() -> None:
+    with pytest.raises(ValidationError):
+        ReconcilePolicy(attempts=0)
+    with pytest.raises(ValidationError):
+        ReconcilePolicy(settle=-1)
 
 
 async def test_create_once_needs_project_and_id(reconciling: JiraClient) -> None:
@@ -206,6 +236,56 @@ async def test_bulk_lost_answer_adopts_created_and_resends_nothing(
     assert [r.issue.key for r in results if r.issue] == [f"ED-{n + 1}" for n in range(60)]
     bulk_calls = [s for s in fake.sent if s.path.endswith("/issue/bulk")]
     assert [len(s.body["issueUpdates"]) for s in bulk_calls] == [50, 10]
+
+
+async def test_bulk_look_up_starts_after_the_newest_known_key(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    # The first chunk's answer arrives; the second one's is lost. Its look-up only asks for
+    # issues after the first chunk's last key: one page, however many came before.
+    def answer_then_drop(request: httpx.Request) -> httpx.Response:
+        tracker.drop_next = 1
+        return tracker.bulk(request)
+
+    fake.routes[1] = ("POST", fake.routes[1][1], [tracker.bulk, answer_then_drop])
+    items = [
+        IssueInput(fields={**FIELDS, "summary": f"s{n}"}, external_id=f"x{n}") for n in range(60)
+    ]
+    results = await reconciling.bulk_create(items, after_keys={"ED": "ED-0"})
+    assert all(r.ok for r in results)
+    assert len(tracker.issues) == 60
+    assert len(tracker.jqls) == 1
+    assert 'key > "ED-50"' in tracker.jqls[0]
+    assert tracker.jqls[0].endswith("ORDER BY key DESC")
+
+
+async def test_bulk_failed_look_up_is_unknown_not_resent(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    tracker.drop_next = 1
+    fake.routes[2] = ("POST", fake.routes[2][1], [httpx.Response(500, json={})])
+    items = [
+        IssueInput(fields={**FIELDS, "summary": f"s{n}"}, external_id=f"x{n}") for n in range(3)
+    ]
+    results = await reconciling.bulk_create(items)
+    assert [r.unknown for r in results] == [True, True, True]
+    assert "look-up failed" in results[0].error_messages[0]
+    assert len([s for s in fake.sent if s.path.endswith("/issue/bulk")]) == 1
+    assert len(tracker.issues) == 3
+
+
+async def test_bulk_still_open_after_max_sends_is_unknown(
+    reconciling: JiraClient, fake: FakeJira, tracker: Tracker
+) -> None:
+    busy = httpx.Response(503, json={"errorMessages": ["x"]})
+    fake.routes[1] = ("POST", fake.routes[1][1], [busy])
+    results = await reconciling.bulk_create(
+        [IssueInput(fields=FIELDS, external_id="a")], policy=ReconcilePolicy(max_sends=2)
+    )
+    assert results[0].unknown
+    assert results[0].status == 503
+    assert len([s for s in fake.sent if s.path.endswith("/issue/bulk")]) == 2
+    assert tracker.searches == 2
 
 
 async def test_bulk_all_failed_in_item_shape_keeps_each_reason(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from jirabridge.errors import TransportError
 from jirabridge.http import FakeClock
 from jirabridge.jira import ConnectionVerdict, DeploymentType, JiraClient
 
 from support.jira_fakes import FakeJira, spec_example
 from support.jira_spec_validation import HOST
+from support.processes import free_port
 
 CM = "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes"
 
@@ -136,3 +138,40 @@ async def test_connection_verdicts(
         assert check.user is not None
         assert check.server is not None
         assert "Mia Krystof" in check.message
+
+
+async def test_an_unreachable_site_is_diagnosed_at_once_without_retries(fake: FakeJira) -> None:
+    """One short-timeout attempt: no backoff chain before the verdict (it took ~25 s)."""
+    fake.validate = False
+    connect_timeouts: list[float] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        connect_timeouts.append(request.extensions["timeout"]["connect"])
+        raise httpx.ConnectError("refused", request=request)
+
+    fake.on("GET", "/rest/api/2/serverInfo", refuse)
+    clock = FakeClock()
+    client = JiraClient(
+        HOST, auth=httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(fake), clock=clock
+    )
+    async with client:
+        check = await client.test_connection()
+        assert check.verdict is ConnectionVerdict.UNREACHABLE
+        assert connect_timeouts == [3.0]
+        assert clock.sleeps == []
+        # Ordinary calls still get the retry chain: only the probe is short.
+        with pytest.raises(TransportError):
+            await client.server_info()
+    assert len(connect_timeouts) > 2
+    assert clock.sleeps
+
+
+async def test_a_closed_loopback_port_is_unreachable_within_seconds() -> None:
+    port = free_port()
+    clock = FakeClock()
+    async with JiraClient(
+        f"http://127.0.0.1:{port}", auth=httpx.BasicAuth("u", "p"), clock=clock
+    ) as client:
+        check = await client.test_connection()
+    assert check.verdict is ConnectionVerdict.UNREACHABLE
+    assert clock.sleeps == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -13,7 +12,7 @@ from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
 from jirabridge.sim.seed import SeedSpec
 from jirabridge.sync.reports.source import MemoryReportCache, SprintDataLoader
 
-from support.report_scenario import AS_OF, build
+from support.report_scenario import AS_OF, build, sim_jira
 
 
 @pytest.fixture
@@ -37,14 +36,7 @@ def rpt_board(sim_app: Starlette) -> int:
 
 @pytest.fixture
 async def jira(sim_app: Starlette) -> AsyncIterator[JiraClient]:
-    runtime: SimRuntime = sim_app.state.sim
-    client = JiraClient.cloud(
-        "http://sim.test",
-        email=runtime.admin_email,
-        api_token=runtime.admin_token,
-        transport=httpx.ASGITransport(app=sim_app),
-    )
-    async with client:
+    async with sim_jira(sim_app) as client:
         yield client
 
 

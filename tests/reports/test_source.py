@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -24,37 +23,15 @@ from jirabridge.sync.reports.source import (
     SprintDataLoader,
 )
 
-from support.report_scenario import AS_OF, DONE, ms
-
-
-class Counting(httpx.AsyncBaseTransport):
-    """Counts requests by method and path on their way to the simulator."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-        self.calls: Counter[str] = Counter()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.calls[f"{request.method} {request.url.path}"] += 1
-        return await self.inner.handle_async_request(request)
-
-
-def _client(app: Starlette, transport: httpx.AsyncBaseTransport) -> JiraClient:
-    runtime: SimRuntime = app.state.sim
-    return JiraClient.cloud(
-        "http://sim.test",
-        email=runtime.admin_email,
-        api_token=runtime.admin_token,
-        transport=transport,
-    )
+from support.report_scenario import AS_OF, DONE, CountingTransport, ms, sim_jira
 
 
 async def test_cold_load_asks_once_warm_load_refetches_nothing(
     sim_app: Starlette, rpt_board: int
 ) -> None:
-    counting = Counting(sim_app)
+    counting = CountingTransport(sim_app)
     cache = MemoryReportCache()
-    async with _client(sim_app, counting) as jira:
+    async with sim_jira(sim_app, counting) as jira:
         loader = SprintDataLoader(jira, cache, site="sim", clock=lambda: AS_OF)
         cold = await loader.load(rpt_board)
         assert cold.fetched_issues == 9  # RPT-1..9, every issue that touched sprint A or B
@@ -64,11 +41,12 @@ async def test_cold_load_asks_once_warm_load_refetches_nothing(
         counting.calls.clear()
         warm = await loader.load(rpt_board)
     assert warm.fetched_issues == 0
-    # Warm: the sprint list and one empty incremental search; no statuses, fields or board.
-    assert sorted(counting.calls) == [
-        f"GET /rest/agile/1.0/board/{rpt_board}/sprint",
-        "POST /rest/api/3/search/jql",
-    ]
+    # Warm: the sprint list, one empty incremental search and one ids-only search that tells
+    # deleted issues; no statuses, fields, board or bulkfetch.
+    assert dict(counting.calls) == {
+        f"GET /rest/agile/1.0/board/{rpt_board}/sprint": 1,
+        "POST /rest/api/3/search/jql": 2,
+    }
     assert sum(counting.calls.values()) < cold_calls
     assert {h.key for h in warm.histories} == {h.key for h in cold.histories}
 
@@ -97,8 +75,8 @@ async def test_incremental_load_picks_up_a_change(
 async def test_file_cache_survives_a_new_loader(
     sim_app: Starlette, rpt_board: int, tmp_path: Path
 ) -> None:
-    counting = Counting(sim_app)
-    async with _client(sim_app, counting) as jira:
+    counting = CountingTransport(sim_app)
+    async with sim_jira(sim_app, counting) as jira:
         await SprintDataLoader(
             jira, FileReportCache(tmp_path), site="http://sim.test", clock=lambda: AS_OF
         ).load(rpt_board)
@@ -117,7 +95,7 @@ async def test_unreadable_cache_file_is_a_cold_load(tmp_path: Path) -> None:
     assert await cache.get("s", 3) is None
 
 
-class TruncatingChangelogs(Counting):
+class TruncatingChangelogs(CountingTransport):
     """Jira embeds only the newest changelog entries in a search; the simulator sends them all.
 
     This keeps the newest ``keep`` entries of each searched issue (and the true ``total``), as
@@ -155,7 +133,7 @@ async def test_long_changelog_is_fetched_in_full(sim_app: Starlette, rpt_board: 
             at_ms=ms("11-17 09:00") + n * 1000,
         )
     transport = TruncatingChangelogs(sim_app, keep=20)
-    async with _client(sim_app, transport) as client:
+    async with sim_jira(sim_app, transport) as client:
         data = await SprintDataLoader(
             client, MemoryReportCache(), site="sim", clock=lambda: AS_OF
         ).load(rpt_board)

@@ -19,20 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from jirabridge.service.account_wiring import build_accounts_context
-from jirabridge.service.connections import ConnectionInput
 from jirabridge.service.passwords import PasswordHasher
 from jirabridge.service.reports import ReportService
 from jirabridge.service.settings import load_settings
-from jirabridge.sim.app import SimRuntime
-from jirabridge.store.account_models import ConnectionKind
 from jirabridge.store.db import session_factory
 from jirabridge.store.secrets import SecretBox, generate_key
-from jirabridge.sync.reports.source import MemoryReportCache
 from jirabridge.web.auth import SESSION_COOKIE
 from jirabridge.web.problems import install_problem_handlers
 from jirabridge.web.routes import reports_api, reports_pages
 
-from support.report_scenario import AS_OF
+from support.report_scenario import AS_OF, sim_connection
 
 PASSWORD = "correct horse battery staple"
 
@@ -75,8 +71,9 @@ async def site(
     install_problem_handlers(app)
     app.state.settings = settings
     app.state.accounts = ctx
-    app.state.reports = ReportService(
-        ctx.connections, ctx.clients, MemoryReportCache(), clock=lambda: AS_OF
+    # The service's own wiring: the cache in the database (both backends).
+    app.state.reports = ReportService.with_database_cache(
+        ctx.connections, ctx.clients, session_factory(engine), clock=lambda: AS_OF
     )
     app.mount(
         "/static", StaticFiles(directory=str(files("jirabridge.web") / "static")), name="static"
@@ -84,18 +81,11 @@ async def site(
     app.include_router(reports_api.router)
     app.include_router(reports_pages.router)
 
-    runtime: SimRuntime = sim_app.state.sim
     alice = await ctx.accounts.create_user(email="alice@x.io", password=PASSWORD)
     bob = await ctx.accounts.create_user(email="bob@x.io", password=PASSWORD)
     row, _ = await ctx.connections.create(
         alice.id,
-        ConnectionInput(
-            name="Simulated Jira",
-            kind=ConnectionKind.CLOUD_TOKEN,
-            base_url="http://sim.test",
-            email=runtime.admin_email,
-            secret=runtime.admin_token,
-        ),
+        sim_connection(sim_app),
         test=False,
     )
     alice_key = (await ctx.accounts.create_api_key(alice, name="t", scopes=["read"])).plaintext

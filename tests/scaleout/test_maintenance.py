@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from jirabridge.errors import ConfigError
+from jirabridge.errors import ConfigError, StorageError
 from jirabridge.http.governor_store import MemoryGovernorStore
 from jirabridge.jobs import registry
 from jirabridge.jobs.engine import JobEngine, JobsConfig
@@ -20,6 +23,7 @@ from jirabridge.service.maintenance import (
     prune_expired_rows,
     prune_workflows,
     recover_stopped_executors,
+    run_maintenance,
 )
 from jirabridge.service.settings import load_settings
 from jirabridge.store import db
@@ -195,3 +199,58 @@ async def test_postgres_governor_store_is_shared_between_two_opens(
         await first.advance("site", now=100.0, increment=1.0, ttl=60)
         # The second "process" sees the first one's reservation and queues after it.
         assert await second.advance("site", now=100.0, increment=1.0, ttl=60) == 102.0
+
+
+class _FlakyHeartbeats:
+    """Heartbeats whose database is away for beats 3-7; records when others are judged."""
+
+    def __init__(self, stop: asyncio.Event, beats: int) -> None:
+        self.stop = stop
+        self.beats = beats
+        self.calls = 0
+        self.back_at: float | None = None
+        self.judged: list[tuple[float, float | None]] = []
+
+    async def beat(self, executor_id: str) -> None:
+        now = asyncio.get_running_loop().time()
+        self.calls += 1
+        if self.calls >= self.beats:
+            self.stop.set()
+        if 3 <= self.calls <= 7:
+            self.back_at = None
+            raise StorageError("the database is restarting")
+        if self.back_at is None:
+            self.back_at = now
+
+    async def stale(self, stale_after_sec: float) -> list[str]:
+        self.judged.append((asyncio.get_running_loop().time(), self.back_at))
+        return []
+
+
+async def test_others_are_judged_only_after_our_own_beats_were_back_for_a_stale_period() -> None:
+    # After a database outage every heartbeat is old, live workers' too: resuming their
+    # workflows then would run them twice. A worker waits until its own beats have been
+    # succeeding for a whole staleness period before it declares anyone stopped.
+    stop = asyncio.Event()
+    heartbeats = _FlakyHeartbeats(stop, beats=20)
+    config = MaintenanceConfig(
+        recovery=RecoveryConfig(heartbeat_interval_sec=0.05, stale_after_sec=0.2),
+        workflow_retention=timedelta(days=1),
+        retention_interval_sec=3600,
+        retention_batch=10,
+    )
+    jobs = SimpleNamespace(config=SimpleNamespace(executor_id="me"))
+
+    await run_maintenance(
+        cast(JobEngine, jobs),
+        cast(async_sessionmaker[AsyncSession], None),
+        cast(ExecutorHeartbeats, heartbeats),
+        config,
+        stop,
+        retention=False,
+    )
+
+    assert heartbeats.judged, "nobody was ever judged"
+    for when, back_at in heartbeats.judged:
+        assert back_at is not None
+        assert when - back_at >= 0.2

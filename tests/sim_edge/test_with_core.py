@@ -16,6 +16,7 @@ from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
 from jirabridge.sim.edges import SimEdges
 
 from .edge_helpers import START, Receiver, serve
+from support.sim_oauth import oauth_client as _oauth_client
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks" / "jira"
 ISSUE = {"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": "Hi"}}
@@ -45,48 +46,7 @@ def admin_client(app: Starlette, *, anonymous: bool = False) -> httpx.AsyncClien
 async def oauth_client(app: Starlette) -> httpx.AsyncClient:
     """Do the 3LO dance with the simulator's registered app; a client on the gateway."""
     async with admin_client(app, anonymous=True) as client:
-        return await _dance(app, client)
-
-
-async def _dance(app: Starlette, client: httpx.AsyncClient) -> httpx.AsyncClient:
-    oauth = edges_of(app).oauth
-    [registered] = oauth.config.clients
-    redirect = await client.get(
-        "/authorize",
-        params={
-            "audience": "api.atlassian.com",
-            "client_id": registered.client_id,
-            "scope": "read:jira-work write:jira-work manage:jira-webhook offline_access",
-            "redirect_uri": "http://app.test/cb",
-            "state": "s",
-            "response_type": "code",
-            "prompt": "consent",
-            "consent": "auto",
-        },
-    )
-    code = httpx.URL(redirect.headers["location"]).params["code"]
-    tokens = (
-        await client.post(
-            "/oauth/token",
-            json={
-                "grant_type": "authorization_code",
-                "client_id": registered.client_id,
-                "client_secret": registered.client_secret,
-                "code": code,
-                "redirect_uri": "http://app.test/cb",
-            },
-        )
-    ).json()
-    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    resources = (await client.get("/oauth/token/accessible-resources", headers=bearer)).json()
-    runtime: SimRuntime = app.state.sim
-    assert resources[0]["id"] == runtime.cloud_id
-    assert len(resources) == 2  # the consent page offers a second site to choose
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url=f"http://sim.test/ex/jira/{runtime.cloud_id}",
-        headers=bearer,
-    )
+        return await _oauth_client(app, client)
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import httpx
 
-from support.jira_spec_validation import SPECS, validate_request
+from jirabridge.sim.spec import spec_document
+
+from support.jira_spec_validation import validate_request
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -72,16 +73,9 @@ class FakeJira:
         return self.sent[-1]
 
 
-@cache
-def _spec_json(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((SPECS / name).read_text())
-    return loaded
-
-
 def spec_example(path: str, method: str, status: str, *, software: bool = False) -> Any:
     """The example response body Atlassian's spec gives for an operation, parsed."""
-    name = "jira-software-cloud.openapi.json" if software else "jira-cloud-platform-v3.openapi.json"
-    operation = _spec_json(name)["paths"][path][method.lower()]
+    operation = spec_document("software" if software else "platform")["paths"][path][method.lower()]
     content = operation["responses"][status]["content"]["application/json"]
     example = content["example"]
     return json.loads(example) if isinstance(example, str) else example

@@ -1,17 +1,17 @@
 """Check requests against Atlassian's own OpenAPI specs (platform v3 and Jira Software).
 
 Used by the fake Jira in these tests so that every request the client sends is validated. The
-platform spec has four array parameters whose ``default`` is an empty string outside their
-``enum``; openapi-core refuses those, so they are dropped at load time (the file stays as shipped).
+specs come from the simulator's loader (:func:`jirabridge.sim.spec.spec_document`), which
+already drops the platform spec's four enum defaults that no validator accepts, and the
+``date-time`` format is the simulator's Jira-aware one: one loader, one set of patches.
+openapi-core does the matching and checking here (it resolves concrete paths to operations).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,67 +20,34 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from jirabridge.errors import ValidationError
-from jirabridge.jira.dates import parse_jira_datetime
+from jirabridge.sim.spec import SpecName, jira_date_time, load_specs, spec_document
 
-SPECS = Path(__file__).resolve().parents[2] / "src" / "jirabridge" / "sim" / "specs"
 HOST = "https://jira.test"
 
 
-def _drop_bad_enum_defaults(node: Any) -> int:
-    fixed = 0
-    if isinstance(node, dict):
-        enum = node.get("enum")
-        if isinstance(enum, list) and "default" in node and node["default"] not in enum:
-            del node["default"]
-            fixed += 1
-        for value in node.values():
-            fixed += _drop_bad_enum_defaults(value)
-    elif isinstance(node, list):
-        for value in node:
-            fixed += _drop_bad_enum_defaults(value)
-    return fixed
-
-
-def _load(name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads((SPECS / name).read_text())
-    spec = copy.deepcopy(spec)
+def _load(name: SpecName) -> dict[str, Any]:
+    # A copy: openapi-core's copy gets our host and, for Jira Software, looser query types.
+    spec = copy.deepcopy(spec_document(name))
     spec["servers"] = [{"url": HOST}]
     return spec
 
 
-def _jira_date_time(value: object) -> bool:
-    # The spec marks worklog ``started`` and friends ``format: date-time`` (RFC 3339, colon in
-    # the offset), while its own prose and the live API demand ``+0000`` without the colon.
-    # Accept what Jira accepts; reject anything that is no datetime at all.
-    if not isinstance(value, str):
-        return True
-    try:
-        parse_jira_datetime(value)
-    except ValidationError:
-        return False
-    return True
-
-
 # Checking Atlassian's 2.4 MB spec itself takes most of a minute; it is checked once, in
 # test_jira_spec_validation.py (marked slow), not every time a test worker loads it.
-_CONFIG = Config(extra_format_validators={"date-time": _jira_date_time}, spec_validator_cls=None)
-_CHECKED_CONFIG = Config(extra_format_validators={"date-time": _jira_date_time})
+_CONFIG = Config(extra_format_validators={"date-time": jira_date_time}, spec_validator_cls=None)
+_CHECKED_CONFIG = Config(extra_format_validators={"date-time": jira_date_time})
 
 
 def load_platform_spec_checked() -> OpenAPI:
     """The patched platform spec, validated as an OpenAPI document (slow)."""
-    spec = _load("jira-cloud-platform-v3.openapi.json")
-    _drop_bad_enum_defaults(spec)
-    return OpenAPI.from_dict(spec, config=_CHECKED_CONFIG)
+    return OpenAPI.from_dict(_load("platform"), config=_CHECKED_CONFIG)
 
 
 @cache
 def platform_spec() -> OpenAPI:
-    spec = _load("jira-cloud-platform-v3.openapi.json")
-    fixed = _drop_bad_enum_defaults(spec)
+    fixed = load_specs().patched["platform"]
     assert fixed == 4, f"expected the 4 known bad enum defaults, patched {fixed}"
-    return OpenAPI.from_dict(spec, config=_CONFIG)
+    return OpenAPI.from_dict(_load("platform"), config=_CONFIG)
 
 
 def _loosen_object_query_params(spec: dict[str, Any]) -> int:
@@ -105,8 +72,7 @@ def _loosen_object_query_params(spec: dict[str, Any]) -> int:
 
 @cache
 def software_spec() -> OpenAPI:
-    spec = _load("jira-software-cloud.openapi.json")
-    _drop_bad_enum_defaults(spec)
+    spec = _load("software")
     assert _loosen_object_query_params(spec) > 0
     return OpenAPI.from_dict(spec, config=_CONFIG)
 

@@ -1,74 +1,142 @@
-"""``jirabridge export stories``: the dry-run prints the plan, problems exit non-zero, and the
-apply path (with its progress bar) exports to the simulator."""
+"""``jirabridge export``: profiles, a dry-run printing the plan, the export (through the same
+service as the REST API, recorded in history), problems exiting non-zero, and rollback —
+against a loopback simulator, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from jirabridge.cli.export import app, load_profile, run_export
+from jirabridge.cli.export import load_mapping
+from jirabridge.cli.main import app
 from jirabridge.errors import ValidationError
-from jirabridge.store.ledger import WriteLedger
+from jirabridge.sim.app import SimConfig
+from jirabridge.sim.server import running_sim
+from jirabridge.store.secrets import generate_key
 
-from .conftest import Site
 from .test_export_sim import YAML
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def files(tmp_path: Path, migrated_database_url: str) -> tuple[Path, Path, str]:
+def sim() -> Iterator[tuple[str, Any]]:
+    with running_sim(SimConfig(seed=4)) as (base, sim_app):
+        yield base, sim_app
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
+    return {
+        "JIRABRIDGE_DATA_DIR": str(tmp_path),
+        "JIRABRIDGE_DATABASE_URL": migrated_database_url,
+        "JIRABRIDGE_ENCRYPTION_KEYS": generate_key(),
+        "JIRABRIDGE_ALLOW_PRIVATE_JIRA_URLS": "true",
+        "JIRABRIDGE_ENVIRONMENT": "test",
+    }
+
+
+def run(args: list[str], env: dict[str, str], code: int = 0) -> str:
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+USER = ["--user", "ada@x.io"]
+
+
+@pytest.fixture
+def setup(env: dict[str, str], sim: tuple[str, Any], tmp_path: Path) -> tuple[Path, Path, Any]:
+    base, sim_app = sim
+    runtime = sim_app.state.sim
+    run(["users", "create-admin", "--email", "ada@x.io", "--password", "long password 1"], env)
+    run(
+        [
+            "connections",
+            "add",
+            *USER,
+            "--url",
+            base,
+            "--email",
+            runtime.admin_email,
+            "--secret",
+            runtime.admin_token,
+        ],
+        env,
+    )
     stories = tmp_path / "stories.yaml"
     stories.write_text(YAML, encoding="utf-8")
     profile = tmp_path / "profile.yaml"
-    profile.write_text("namespace: team-1\nproject: DEMO\n", encoding="utf-8")
-    return stories, profile, migrated_database_url
+    profile.write_text("project: DEMO\n", encoding="utf-8")
+    return stories, profile, sim_app
 
 
-def test_dry_run_prints_the_plan(files: tuple[Path, Path, str]) -> None:
-    stories, profile, url = files
-    args = ["stories", str(stories), "--profile", str(profile), "--dry-run"]
-    result = runner.invoke(app, [*args, "--database-url", url])
-    assert result.exit_code == 0, result.output
-    assert "create    epic  E1: Checkout" in result.output
-    assert "plan: 3 to create, 0 to update, 0 unchanged, 0 problems" in result.output
-    as_json = runner.invoke(app, [*args, "--json", "--database-url", url])
-    assert json.loads(as_json.stdout)["counts"] == {"create": 3, "update": 0, "unchanged": 0}
-
-
-def test_a_bad_file_exits_with_its_problems(files: tuple[Path, Path, str]) -> None:
-    stories, profile, url = files
-    stories.write_text("stories:\n  - id: S1\n    title: ''\n", encoding="utf-8")
-    result = runner.invoke(
-        app,
-        ["stories", str(stories), "--profile", str(profile), "--dry-run", "--database-url", url],
-    )
-    assert result.exit_code == 1
-    assert "line 2: [S1]" in result.output
-
-
-def test_a_bad_profile_is_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "p.yaml"
-    path.write_text("project: DEMO\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="namespace"):
-        load_profile(path)
-
-
-async def test_run_export_applies_with_progress(
-    site: Site, ledger: WriteLedger, tmp_path: Path
+@pytest.mark.slow
+def test_profiles_dry_run_export_history_and_rollback(
+    env: dict[str, str], setup: tuple[Path, Path, Any]
 ) -> None:
-    stories = tmp_path / "s.yaml"
-    stories.write_text(YAML, encoding="utf-8")
-    _, result = await run_export(
-        stories, site.profile, ledger=ledger, site="sim", jira=site.jira, dry_run=False
+    stories, profile, sim_app = setup
+    issues = sim_app.state.sim.site.issues
+    saved = run(["export", "profiles", "save", "team", "--file", str(profile), *USER], env)
+    assert "saved profile team (v1" in saved
+    assert "team  project DEMO" in run(["export", "profiles", "list", *USER], env)
+
+    before = len(issues)
+    args = ["export", "stories", str(stories), "--profile", "team", *USER]
+    dry = run([*args, "--dry-run"], env)
+    assert "create    epic  E1: Checkout" in dry
+    assert "plan: 3 to create, 0 to update, 0 unchanged, 0 problems" in dry
+    as_json = run([*args, "--dry-run", "--json"], env)
+    assert json.loads(as_json[as_json.index("{") :])["counts"]["create"] == 3
+    assert len(issues) == before
+
+    done = run(args, env)
+    assert ": 3 created" in done
+    assert len(issues) == before + 3
+    again = run(args, env)
+    assert "3 skipped" in again
+    assert len(issues) == before + 3
+
+    history = run(["export", "history", *USER, "--json"], env)
+    exports = json.loads(history[history.index("[") :])
+    assert [e["counts"] for e in exports] == [{"skipped": 3}, {"created": 3}]
+    first = exports[1]["id"]
+
+    plan = run(["export", "rollback", first, *USER, "--dry-run"], env)
+    assert "rollback (delete) would do: 3 delete" in plan
+    assert len(issues) == before + 3
+    applied = run(["export", "rollback", first, *USER], env)
+    assert "rollback (delete) did: 3 delete" in applied
+    assert len(issues) == before
+
+
+@pytest.mark.slow
+def test_problems_and_bad_input_exit_with_a_sentence(
+    env: dict[str, str], setup: tuple[Path, Path, Any], tmp_path: Path
+) -> None:
+    stories, profile, _ = setup
+    stories.write_text("stories:\n  - id: S1\n    title: ''\n", encoding="utf-8")
+    out = run(
+        ["export", "stories", str(stories), "--profile", str(profile), *USER, "--dry-run"],
+        env,
+        code=1,
     )
-    assert result is not None
-    assert result.counts() == {"created": 3}
-    again, second = await run_export(
-        stories, site.profile, ledger=ledger, site="sim", jira=site.jira, dry_run=True
-    )
-    assert second is None
-    assert again.counts() == {"create": 0, "update": 0, "unchanged": 3}
+    assert "line 2: [S1]" in out
+    missing = run(["export", "stories", str(stories), "--profile", "nope", *USER], env, code=1)
+    assert "no export profile named 'nope'" in missing
+    bad_mode = run(["export", "rollback", "x", *USER, "--mode", "burn"], env, code=1)
+    assert "--mode must be" in bad_mode
+    unknown = run(["export", "rollback", "no-such-export", *USER, "--dry-run"], env, code=1)
+    assert "no such export" in unknown
+
+
+def test_a_bad_profile_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("- just a list\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="expected a mapping"):
+        load_mapping(path)

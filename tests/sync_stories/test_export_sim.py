@@ -22,10 +22,7 @@ from jirabridge.sync.stories import (
 from jirabridge.sync.stories.rollback import fetch_current, refresh_status
 
 from .conftest import Site, make_client
-from .test_parse import YAML as FULL_YAML
-
-# The simulator has no components (its create screen refuses the field): leave them out.
-YAML = FULL_YAML.replace("        components: [web]\n", "")
+from .test_parse import YAML
 
 SITE = "sim"
 
@@ -49,7 +46,7 @@ async def export(site: Site, ledger: WriteLedger, stories: StoryFile) -> ExportR
     ids = [i.id for i in [*stories.epics, *stories.stories]]
     prior = await prior_state(ledger, SITE, site.profile, ids)
     plan = plan_export(stories, site.profile, prior)
-    return await apply_export(plan, jira=site.jira, ledger=ledger, site=SITE, sleep=no_sleep)
+    return await apply_export(plan, jira=site.jira, ledger=ledger, site=SITE)
 
 
 async def no_sleep(_: float) -> None:
@@ -73,6 +70,7 @@ async def test_export_creates_linked_issues_with_progress(site: Site, ledger: Wr
     assert (linked["key"] if isinstance(linked, dict) else linked) == keys["E1"]
     assert story.fields["customfield_10016"] == 3
     assert story.summary == "Pay by card"
+    assert [c["name"] for c in story.fields["components"]] == ["web"]
     stamped = site.stamped()
     assert sorted(stamped) == ["team-1/E1", "team-1/S1", "team-1/S2"]
     assert all(len(v) == 1 for v in stamped.values())
@@ -210,7 +208,7 @@ async def test_a_lost_bulk_answer_is_reconciled_not_resent(site: Site, ledger: W
     stories = parse_stories(many(1, 60), "yaml")
     dropping = make_client(site.app, site.flavor, DropBulkAnswer(httpx.ASGITransport(site.app), 2))
     plan = plan_export(stories, site.profile)
-    result = await apply_export(plan, jira=dropping, ledger=ledger, site=SITE, sleep=no_sleep)
+    result = await apply_export(plan, jira=dropping, ledger=ledger, site=SITE)
     await dropping.aclose()
     assert result.counts() == {"created": 61}
     stamped = site.stamped()
@@ -236,7 +234,7 @@ async def test_a_5xx_bulk_answer_is_looked_up_then_resent(site: Site, ledger: Wr
     stories = parse_stories(many(1, 10), "yaml")
     refusing = make_client(site.app, site.flavor, Refuse503(httpx.ASGITransport(site.app), 2))
     plan = plan_export(stories, site.profile)
-    result = await apply_export(plan, jira=refusing, ledger=ledger, site=SITE, sleep=no_sleep)
+    result = await apply_export(plan, jira=refusing, ledger=ledger, site=SITE)
     await refusing.aclose()
     assert result.counts() == {"created": 11}
     assert len(site.stamped()) == 11

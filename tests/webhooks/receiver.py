@@ -27,9 +27,14 @@ def receiving_app(
     data_dir: Path,
     *,
     oauth_client_secret: str | None = None,
+    oauth_client_id: str | None = None,
 ) -> tuple[FastAPI, WebhooksContext]:
     """The intake routes over ``sessions``, with a prepared context (no runtime needed)."""
-    settings = Settings(data_dir=data_dir, oauth_client_secret=oauth_client_secret)
+    settings = Settings(
+        data_dir=data_dir,
+        oauth_client_secret=oauth_client_secret,
+        oauth_client_id=oauth_client_id,
+    )
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(webhooks.intake_router)

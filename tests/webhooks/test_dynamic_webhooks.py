@@ -33,7 +33,7 @@ def hook(hook_id: int, *, days_left: float, jql: str = JQL, url: str = URL) -> W
 
 
 def test_project_filter() -> None:
-    assert JQL == "project in (ABC, DEMO)"
+    assert JQL == 'project in ("ABC", "DEMO")'
     with pytest.raises(ValidationError):
         project_filter([" "])
 

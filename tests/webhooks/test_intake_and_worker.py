@@ -20,6 +20,7 @@ from jirabridge.store.webhook_models import (
     DeliveryStatus,
     EndpointKind,
     WebhookDeliveryRow,
+    WebhookEndpointRow,
     WebhookSource,
 )
 from jirabridge.store.webhooks import Owner, list_deliveries, replay_deliveries
@@ -248,3 +249,34 @@ async def test_a_crashed_workers_lease_runs_out_and_the_delivery_is_done_once(
     # The first worker waking up late cannot finish what is no longer its own.
     assert (await crashed.run_once()).handled == 0
     assert seen == ["p-1"]
+
+
+async def test_last_event_time_is_written_at_most_once_a_second(
+    sessions: async_sessionmaker[AsyncSession], box: SecretBox, owner: Owner, clock: ManualClock
+) -> None:
+    endpoint_id, secret = await _endpoint(
+        sessions, box, owner, WebhookSource.JIRA, EndpointKind.ADMIN
+    )
+    intake = WebhookIntake(sessions, box, clock=clock)
+
+    async def deliver(number: int) -> datetime | None:
+        body = json.dumps({"webhookEvent": "jira:issue_updated", "timestamp": number}).encode()
+        headers = {
+            "X-Hub-Signature": hub_signature(body, secret),
+            "X-Atlassian-Webhook-Identifier": f"t-{number}",
+        }
+        assert (await intake.receive(WebhookSource.JIRA, endpoint_id, headers, body)).new
+        async with sessions() as session:
+            row = await session.get(WebhookEndpointRow, endpoint_id)
+            assert row is not None
+            return row.last_event_at
+
+    first = await deliver(1)
+    assert first is not None
+    clock.advance(0.5)
+    assert await deliver(2) == first  # within the second: the row is left alone
+    clock.advance(0.6)
+    later = await deliver(3)
+    assert later is not None
+    assert later > first
+    assert await _count(sessions) == 3

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jirabridge.service.webhook_intake import create_endpoint
 from jirabridge.sim.app import SimConfig, SimRuntime, create_sim_app
 from jirabridge.sim.edges import default_oauth_client
+from jirabridge.store.account_models import JiraConnectionRow
 from jirabridge.store.ledger import LedgerKey, WriteLedger
 from jirabridge.store.models import WriteOperation
 from jirabridge.store.secrets import SecretBox
@@ -28,36 +29,8 @@ from jirabridge.store.webhooks import Owner, list_deliveries
 from jirabridge.sync.status_plan import STATUS_WRITE_KIND, status_fingerprint
 from jirabridge.sync.status_sync import StatusSync
 
-from .conftest import make_connection
+from .conftest import follow, make_connection, transition
 from .receiver import receiving_app, serve
-
-
-async def _transition(client: httpx.AsyncClient, key: str, name: str) -> None:
-    listed = (await client.get(f"/rest/api/3/issue/{key}/transitions")).json()
-    [tid] = [t["id"] for t in listed["transitions"] if t["name"] == name]
-    answer = await client.post(
-        f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": tid}}
-    )
-    assert answer.status_code == 204
-
-
-async def _link(
-    sessions: async_sessionmaker[AsyncSession], owner: Owner, site: str, key: str, subject: str
-) -> str:
-    async with sessions() as session:
-        row = await StatusSync.link(
-            session,
-            owner_user_id=owner.user_id,
-            owner_team_id=None,
-            connection_id=site,
-            issue_key=key,
-            subject_kind="story",
-            subject_id=subject,
-            local_state="todo",
-            jira_status="To Do",
-        )
-        await session.commit()
-        return row.id
 
 
 async def _state(sessions: async_sessionmaker[AsyncSession], link_id: str) -> StatusLinkRow:
@@ -94,7 +67,7 @@ async def test_admin_webhook_drives_status_and_our_echo_is_dropped(
             connection_id=site,
         )
         await session.commit()
-    one = await _link(sessions, owner, site, "DEMO-1", "story-1")
+    one = await follow(sessions, owner.user_id, site, "DEMO-1", "story-1")
     seen: list[str] = []
     context.status.listen(lambda applied: seen.append(applied.plan.action.value))
 
@@ -108,7 +81,7 @@ async def test_admin_webhook_drives_status_and_our_echo_is_dropped(
             secret=secret,
         )
         # Someone moves DEMO-1 in Jira: it flows to the local state.
-        await _transition(sim, "DEMO-1", "In Progress")
+        await transition(sim, "DEMO-1", "In Progress")
         await hooks.drain()
         await context.worker.drain()
         row = await _state(sessions, one)
@@ -126,7 +99,7 @@ async def test_admin_webhook_drives_status_and_our_echo_is_dropped(
             fingerprint=status_fingerprint("DEMO-1", "Done"),
             target="DEMO-1",
         )
-        await _transition(sim, "DEMO-1", "Done")
+        await transition(sim, "DEMO-1", "Done")
         await ledger.confirm(key, "10000")
         await hooks.drain()
         await context.worker.drain()
@@ -138,7 +111,7 @@ async def test_admin_webhook_drives_status_and_our_echo_is_dropped(
         async with sessions() as session:
             await StatusSync.mark_local_change(session, one, "in_progress")
             await session.commit()
-        await _transition(sim, "DEMO-1", "To Do")
+        await transition(sim, "DEMO-1", "To Do")
         await hooks.drain()
         await context.worker.drain()
         row = await _state(sessions, one)
@@ -159,9 +132,20 @@ async def test_dynamic_webhook_jwt_drives_status(
     sessions: async_sessionmaker[AsyncSession], box: SecretBox, owner: Owner, tmp_path: Path
 ) -> None:
     oauth = default_oauth_client(1)
-    app, context = receiving_app(sessions, box, tmp_path, oauth_client_secret=oauth.client_secret)
+    app, context = receiving_app(
+        sessions,
+        box,
+        tmp_path,
+        oauth_client_secret=oauth.client_secret,
+        oauth_client_id=oauth.client_id,
+    )
     site = await make_connection(sessions, owner)
+    _sim_app, runtime, sim = _sim()
     async with sessions() as session:
+        # The JWT's iss (the site) and aud (our app) are checked against these.
+        connection = await session.get(JiraConnectionRow, site)
+        assert connection is not None
+        connection.cloud_id = runtime.cloud_id
         endpoint, _ = await create_endpoint(
             session,
             box,
@@ -173,8 +157,7 @@ async def test_dynamic_webhook_jwt_drives_status(
             secret=oauth.client_secret,
         )
         await session.commit()
-    link_id = await _link(sessions, owner, site, "DEMO-2", "story-2")
-    _sim_app, runtime, sim = _sim()
+    link_id = await follow(sessions, owner.user_id, site, "DEMO-2", "story-2")
     hooks = runtime.edges.webhooks
     async with serve(app) as base, sim:
         principal = {"client_id": oauth.client_id, "cloud_id": runtime.cloud_id, "account_id": "a"}
@@ -184,7 +167,7 @@ async def test_dynamic_webhook_jwt_drives_status(
             [{"events": ["jira:issue_updated"], "jqlFilter": "project = DEMO"}],
         )
         assert "createdWebhookId" in result
-        await _transition(sim, "DEMO-2", "Done")
+        await transition(sim, "DEMO-2", "Done")
         await hooks.drain()
         await context.worker.drain()
     await hooks.aclose()

@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 def test_poll_window_overlaps_the_watermark() -> None:
     window = poll_window(["demo", "ABC"], NOW - timedelta(minutes=10), NOW)
-    assert window.jql == "project in (ABC, DEMO) AND updated >= -16m ORDER BY updated ASC"
+    assert window.jql == 'project in ("ABC", "DEMO") AND updated >= -16m ORDER BY updated ASC'
     assert window.next_watermark == NOW
     first = poll_window(["DEMO"], None, NOW)
     assert "updated >= -1441m" in first.jql

@@ -84,9 +84,11 @@ async def build_world(
     jobs: JobEngine | None = None,
     sim: Starlette | None = None,
     app: FastAPI | None = None,
+    connection_kind: ConnectionKind = ConnectionKind.CLOUD_TOKEN,
     **settings_extra: Any,
 ) -> ApiWorld:
-    """Wire the worklogs router to ``sessions`` and the simulator; add a user and connection."""
+    """Wire the worklogs router to ``sessions`` and the simulator; add a user and connection
+    (a Data Center simulator needs ``connection_kind`` ``DC_BASIC`` or ``DC_PAT``)."""
     sim = sim or frozen_sim()
     settings = load_settings(
         data_dir=tmp_path,
@@ -114,7 +116,7 @@ async def build_world(
         user_id,
         ConnectionInput(
             name="Sim",
-            kind=ConnectionKind.CLOUD_TOKEN,
+            kind=connection_kind,
             base_url=SIM,
             email=runtime.admin_email,
             secret=runtime.admin_token,

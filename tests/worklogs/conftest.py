@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from jirabridge.http import HttpClient
 from jirabridge.http.clock import FakeClock
 from jirabridge.jira import JiraClient
+from jirabridge.jobs.engine import JobEngine, JobsConfig
 from jirabridge.sim.app import SimConfig, create_sim_app
 from jirabridge.sim.edges import EdgeConfig
+from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
 from jirabridge.store.accounts import UserRepository
 from jirabridge.store.db import session_factory, write_transaction
 from jirabridge.store.worklog_models import TimeRecordRow
@@ -29,11 +31,46 @@ def wl_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
+async def jobs(jobs_database_url: str) -> AsyncIterator[JobEngine]:
+    """A launched job engine that polls its queues often (jobs start without a 1 s wait)."""
+    engine = JobEngine(
+        JobsConfig(
+            system_database_url=jobs_database_url,
+            application_version="worklogs-api-test",
+            executor_id="worklogs-api-test",
+            polling_interval_sec=0.05,
+            log_level="WARNING",
+        )
+    )
+    await engine.launch()
+    try:
+        yield engine
+    finally:
+        await engine.shutdown()
+
+
+@pytest.fixture
 async def owner_id(wl_sessions: async_sessionmaker[AsyncSession]) -> str:
     """A user who owns the records."""
     async with write_transaction(wl_sessions) as session:
         user = await UserRepository(session).create(email="ada@example.com", password_hash=None)
         return user.id
+
+
+async def add_connection(
+    sessions: async_sessionmaker[AsyncSession], owner_id: str, base_url: str
+) -> str:
+    """A token connection row of ``owner_id`` to ``base_url`` (no secret); its id."""
+    async with write_transaction(sessions) as session:
+        row = JiraConnectionRow(
+            owner_user_id=owner_id,
+            name=base_url,
+            kind=ConnectionKind.CLOUD_TOKEN.value,
+            base_url=base_url,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
 
 
 def make_sim(

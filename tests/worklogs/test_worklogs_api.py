@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.jobs.engine import JobEngine, JobsConfig
+from jirabridge.jobs.engine import JobEngine
 from jirabridge.jobs.ids import workflow_id
 from jirabridge.sync.worklogs import jobs as worklog_jobs
 
@@ -203,24 +203,6 @@ async def test_sync_one_history_errors_and_worklog_delete(
     after = (await api.get(f"/api/time-records/{record_id}")).json()
     assert after["worklog_id"] is None
     assert after["issue_key"] is None
-
-
-@pytest.fixture
-async def jobs(jobs_database_url: str) -> AsyncIterator[JobEngine]:
-    engine = JobEngine(
-        JobsConfig(
-            system_database_url=jobs_database_url,
-            application_version="worklogs-api-test",
-            executor_id="worklogs-api-test",
-            polling_interval_sec=0.05,
-            log_level="WARNING",
-        )
-    )
-    await engine.launch()
-    try:
-        yield engine
-    finally:
-        await engine.shutdown()
 
 
 async def test_bulk_sync_progress_by_polling_and_events_then_retry_failed(

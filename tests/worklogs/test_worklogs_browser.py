@@ -4,7 +4,6 @@ and retried. The app runs under uvicorn on loopback; Jira is the in-process simu
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from jirabridge.jobs.engine import JobEngine, JobsConfig
 from jirabridge.sim.server import serve_in_thread
@@ -23,24 +22,7 @@ from .conftest import done_issue_key, open_issue_keys
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 TIMEOUT_MS = 30_000  # turns a hang into a failure; measures nothing
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -195,4 +177,41 @@ def test_bulk_sync_with_progress_and_a_failure_shown_then_retried(
     assert page.locator(".attempt-success").count() == 1
     assert page.locator(".attempt-failed").count() == 1
     assert all(i for i in ids)
+    page.close()
+
+
+def test_suggested_keys_of_several_records_are_linked_in_one_action(
+    browser: Browser, served: tuple[str, dict[str, Any]]
+) -> None:
+    url, found = served
+    first, second, third = open_issue_keys(found["sim"], 3)
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    log_in(page, url)
+    day = "2026-11-20T{:02d}:00:00Z"
+    a = add_record(page, {"started_at": day.format(8), "duration_seconds": 600, "notes": first})
+    b = add_record(
+        page,
+        {"started_at": day.format(9), "duration_seconds": 600, "notes": f"{second} or {third}"},
+    )
+    untouched = add_record(
+        page, {"started_at": day.format(10), "duration_seconds": 600, "notes": f"see {first}"}
+    )
+    page.goto(f"{url}/time")
+    accept = page.locator("#accept-suggestions")
+    assert accept.is_disabled()
+    page.locator(f"input.suggest[data-record='{a}'][value='{first}']").check()
+    page.locator(f"input.suggest[data-record='{b}'][value='{second}']").check()
+    # One key per record: ticking the other suggestion of b replaces the first choice.
+    page.locator(f"input.suggest[data-record='{b}'][value='{third}']").check()
+    assert not page.locator(f"input.suggest[data-record='{b}'][value='{second}']").is_checked()
+    accept.click()
+    page.locator(f"#rec-{a} .issue-badge", has_text=first).wait_for()
+    page.locator(f"#rec-{b} .issue-badge", has_text=third).wait_for()
+    assert page.locator(f"#rec-{untouched} .issue-badge").count() == 0
+    assert page.locator(f"input.suggest[data-record='{untouched}']").count() == 1
+    assert page.locator(f"input.suggest[data-record='{a}']").count() == 0
+    assert problems == []
     page.close()

@@ -23,7 +23,7 @@ from jirabridge.sim.server import running_sim
 from jirabridge.store.db import read_transaction
 from jirabridge.store.worklog_models import SyncAttemptRow, TimeRecordRow
 
-from .conftest import open_issue_keys
+from .conftest import add_connection, open_issue_keys
 from .test_worklogs_executor import stamped
 
 WORKER = Path(__file__).with_name("crash_sync_worker.py")
@@ -53,7 +53,7 @@ async def test_killed_run_resumes_with_exactly_one_worklog_per_record(
             "sim_url": sim_url,
             "email": runtime.admin_email,
             "token": runtime.admin_token,
-            "site": "crash-site",
+            "site": await add_connection(wl_sessions, owner_id, sim_url),
             "owner": owner_id,
             "record_ids": ids,
             "kill_after": 3,

@@ -10,9 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jirabridge.errors import StorageError
 from jirabridge.http import HttpClient
 from jirabridge.http.clock import FakeClock
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
@@ -118,6 +120,40 @@ async def test_a_write_that_landed_before_a_crash_is_adopted_not_repeated(
     assert entry is not None
     assert entry.state is LedgerState.CONFIRMED
     assert entry.remote_id == landed.id
+
+
+async def test_our_database_failing_after_the_write_is_raised_and_the_retry_adopts(
+    wl_sessions: async_sessionmaker[AsyncSession],
+    add_record: Callable[..., Any],
+    sim_jira: tuple[Any, JiraClient],
+) -> None:
+    app, jira = sim_jira
+    key = open_issue_keys(app, 1)[0]
+    record_id = await add_record(issue_key=key, started_at=DAY)
+    sync = WorklogSync(wl_sessions, jira, site=SITE)
+    real_confirm = sync.ledger.confirm
+    calls = 0
+
+    async def database_gone_once(ledger_key: LedgerKey, remote_id: str) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # Jira applied the POST; then our database went away (a restart)
+            raise StorageError("write ledger could not confirm the write: connection lost")
+        return await real_confirm(ledger_key, remote_id)
+
+    sync.ledger.confirm = database_gone_once  # type: ignore[method-assign,assignment]
+    plan = await sync.plan([record_id])
+    # Not a failed record: the durable step that called this retries it.
+    with pytest.raises(StorageError):
+        await sync.apply_action(plan.actions[0], run_id="run-db")
+    assert (await rows(wl_sessions))[record_id].sync_state != SyncState.ERROR.value
+
+    retry = await sync.plan([record_id])
+    assert retry.actions[0].reconcile_first
+    outcome = await sync.apply_action(retry.actions[0], run_id="run-db")
+    assert outcome.ok
+    assert stamped(app) == {record_id: 1}
+    assert (await rows(wl_sessions))[record_id].sync_state == SyncState.SYNCED.value
 
 
 async def test_a_confirmed_write_the_record_never_heard_of_is_adopted(

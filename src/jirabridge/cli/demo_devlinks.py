@@ -1,13 +1,21 @@
 """The demo's GitHub-and-Jira data: PR and commit links, a Smart Commit result, a finished
-backfill and a triage log entry for the demo admin, so the ``/github`` page has content."""
+backfill and a triage log entry for the demo admin, so the ``/github`` page has content; and a
+GitHub connection with its finished backfill run, so ``/github/connections`` and
+``/github/backfill/<run>`` have content. The demo runs offline: the connection's token is a
+placeholder (its Test button says GitHub refused it), and nothing here calls GitHub."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from jirabridge.cli.accounts_common import accounts_context, user_by_email
+from jirabridge.service.github import build_github_service
 from jirabridge.service.settings import Settings
+from jirabridge.store.db import write_transaction
+from jirabridge.store.devlink_models import BackfillRunRow
 from jirabridge.store.devlinks import DevLinkStore, StoredCursor, StoredLink
+from jirabridge.store.models import utcnow
 
 __all__ = ["seed_demo_devlinks"]
 
@@ -61,4 +69,28 @@ async def seed_demo_devlinks(settings: Settings, *, email: str, keys: Sequence[s
         await store.log_triage(
             "github", [(f"{REPO}#13", "crashes to backend", "add_labels", "triaged", "done", "")]
         )
+        github = build_github_service(
+            settings, ctx.sessions, jira_clients=ctx.clients, box=ctx.secrets.box
+        )
+        created = await github.create(
+            f"user:{user.id}",
+            name="demo-org (offline demo)",
+            kind="token",
+            secret="demo-placeholder-token",  # noqa: S106 - not a credential: the demo is offline
+            repos=[REPO],
+            project_keys=[first.split("-", 1)[0]],
+        )
+        async with write_transaction(ctx.sessions) as session:
+            session.add(
+                BackfillRunRow(
+                    id=str(uuid.uuid4()),
+                    owner_user_id=user.id,
+                    connection_id=created.connection.id,
+                    repos=[REPO],
+                    months=6,
+                    status="finished",
+                    report={"repos": [{"repo": REPO, "status": "done", "processed": 12}]},
+                    finished_at=utcnow(),
+                )
+            )
         return 2

@@ -34,7 +34,7 @@ from jirabridge.sim.agile import create_sprint, move_to_sprint, set_sprint_state
 from jirabridge.sim.model import Board, Issue, Project
 from jirabridge.sim.state import SimSite
 
-__all__ = ["SCRIPT_START", "add_report_history", "demo_sprint_start"]
+__all__ = ["SCRIPT_START", "add_report_history", "demo_sprint_start", "seed_demo_reports"]
 
 TODO, IN_PROGRESS, DONE = "10000", "10001", "10002"
 
@@ -46,6 +46,21 @@ def demo_sprint_start(now: datetime) -> datetime:
     """Where the demo puts sprint A: 19 days ago at 09:00 UTC, so A and B are both closed."""
     day = (now.astimezone(UTC) - timedelta(days=19)).date()
     return datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+
+
+def seed_demo_reports(site: SimSite, *, now: datetime) -> int:
+    """The demo's report board, added once: a restarted demo keeps the history it has.
+
+    The simulator's state persists between demo runs; adding the history again would make a
+    second RPT project. Sprint dates stay where the first run put them (delete the demo's data
+    folder to move them to the current date).
+    """
+    project = next((p for p in site.projects.values() if p.key == "RPT"), None)
+    if project is not None:
+        board = next((b for b in site.boards.values() if b.project_id == project.id), None)
+        if board is not None:
+            return board.id
+    return add_report_history(site, sprint_start=demo_sprint_start(now))
 
 
 def add_report_history(site: SimSite, *, sprint_start: datetime = SCRIPT_START) -> int:

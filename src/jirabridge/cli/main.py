@@ -37,6 +37,7 @@ def _register_commands() -> None:
         demo,
         devlinks,
         export,
+        github,
         maintenance,
         report,
         secrets,
@@ -58,6 +59,7 @@ def _register_commands() -> None:
     worklogs.register(app)
     export.register(app)
     devlinks.register(app)
+    github.register(app)
     report.register(app)
     maintenance.register(app)
 

@@ -20,6 +20,7 @@ from jirabridge.cli.common import (
 from jirabridge.service.logconfig import configure_logging
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings
+from jirabridge.service.webhook_wiring import build_webhooks_context, running_worker
 from jirabridge.store import db
 
 __all__ = ["preflight", "register", "run_server"]
@@ -76,9 +77,13 @@ async def _run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_runtime(settings, workers=True):
-        console.print(f"worker {settings.executor_id} running; Ctrl-C to stop")
-        await stop.wait()
+    async with open_runtime(settings, workers=True) as runtime:
+        # Webhook deliveries wait in their table for any worker process, as durable
+        # workflows wait in their queues: a web-only process stores and acknowledges them.
+        webhooks = build_webhooks_context(settings, runtime.sessions)
+        async with running_worker(webhooks):
+            console.print(f"worker {settings.executor_id} running; Ctrl-C to stop")
+            await stop.wait()
 
 
 @handle_errors

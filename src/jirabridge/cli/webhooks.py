@@ -13,11 +13,11 @@ import typer
 from jirabridge.cli.accounts_common import accounts_context, user_by_email
 from jirabridge.cli.common import ConfigOpt, DataDirOpt, build_settings, console, handle_errors
 from jirabridge.service.settings import Settings
-from jirabridge.service.webhook_intake import create_endpoint
 from jirabridge.service.webhook_wiring import (
+    NewEndpoint,
     WebhooksContext,
     build_webhooks_context,
-    setup_instructions,
+    new_endpoint,
 )
 from jirabridge.store.webhook_models import DeliveryStatus, EndpointKind, WebhookSource
 from jirabridge.store.webhooks import Owner, list_deliveries, list_endpoints, replay_deliveries
@@ -52,25 +52,16 @@ def create(
     settings = build_settings(config=config, data_dir=data_dir)
     kind = EndpointKind.GITHUB if source == WebhookSource.GITHUB else EndpointKind.ADMIN
 
-    async def run() -> tuple[str, str]:
+    async def run() -> NewEndpoint:
         async with _context(settings, user) as (ctx, owner):
-            async with ctx.sessions() as session:
-                row, secret = await create_endpoint(
-                    session,
-                    ctx.box,
-                    owner_user_id=owner.user_id,
-                    name=name,
-                    source=source,
-                    kind=kind,
-                    connection_id=connection,
-                )
-                await session.commit()
-            return f"{ctx.public_base}/webhooks/{row.source}/{row.id}", secret
+            return await new_endpoint(
+                ctx, owner, name=name, source=source, kind=kind, connection_id=connection
+            )
 
-    url, secret = asyncio.run(run())
-    console.print(f"URL:    {url}")
-    console.print(f"secret: {secret}  (shown once; store it in the sender now)")
-    console.print(setup_instructions(kind, url))
+    created = asyncio.run(run())
+    console.print(f"URL:    {created.url}")
+    console.print(f"secret: {created.secret}  (shown once; store it in the sender now)")
+    console.print(created.instructions)
 
 
 @app.command("endpoints")

@@ -27,6 +27,7 @@ from jirabridge.http.headers import (
 )
 from jirabridge.http.pagination import items, link_pages, offset_pages, token_pages
 from jirabridge.http.retry import Outcome, RequestFacts, RetryDecision, RetryPolicy, is_ambiguous
+from jirabridge.http.sites import site_key
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -64,5 +65,6 @@ __all__ = [
     "parse_reset",
     "parse_retry_after",
     "safe_url",
+    "site_key",
     "token_pages",
 ]

@@ -32,6 +32,7 @@ from jirabridge.http.governor import GovernorLimits, RateGovernor
 from jirabridge.http.governor_store import GovernorStore
 from jirabridge.http.headers import RateLimitInfo, parse_rate_limit_headers
 from jirabridge.http.retry import IDEMPOTENT_METHODS, Outcome, RequestFacts, RetryPolicy
+from jirabridge.http.sites import site_key
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpClient", "HttpStats", "Reconcile", "safe_url"]
 
@@ -104,11 +105,6 @@ class HttpStats:
     statuses: Counter[int] = field(default_factory=Counter)
 
 
-def _site_of(base_url: str) -> str:
-    url = httpx.URL(base_url)
-    return f"{url.host}{':' + str(url.port) if url.port else ''}{url.path.rstrip('/')}"
-
-
 def _rate_limited(status: int, info: RateLimitInfo) -> bool:
     # GitHub signals both its primary and secondary limits with 403 as well as 429.
     return status == 429 or (
@@ -173,7 +169,7 @@ class HttpClient:
         if client is not None and transport is not None:
             raise ValueError("pass the transport to the injected client, not to HttpClient")
         self.base_url = base_url.rstrip("/")
-        self.site = site or _site_of(self.base_url)
+        self.site = site or site_key(self.base_url)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.retry = retry if retry is not None else RetryPolicy()
         self.governor = governor or RateGovernor(
@@ -219,6 +215,7 @@ class HttpClient:
         files: Any = None,
         timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 - httpx's per-request timeouts
         raise_for_status: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
         """Send one request and return a 2xx/3xx response; raise an ``ApiError`` otherwise.
 
@@ -227,6 +224,8 @@ class HttpClient:
         for any method (nothing was applied). ``issue_key`` lets the governor space writes to one
         issue as Jira's per-issue write limit demands. With ``raise_for_status=False`` an error
         response is returned (after any retries) instead of raised; transport errors still raise.
+        ``retry`` replaces the client's policy for this request (a probe that must answer
+        quickly passes one without retries).
         """
         method = method.upper()
         if idempotent is None:
@@ -249,6 +248,7 @@ class HttpClient:
             request_kwargs["timeout"] = timeout or self._request_timeout
         if not self._owns_client and self._auth is not None:
             request_kwargs["auth"] = self._auth
+        policy = retry or self.retry
         self.stats.requests += 1
         started = self.clock.monotonic()
         attempt = 0
@@ -259,7 +259,7 @@ class HttpClient:
             )
             if response is not None and response.status_code < 400:
                 return response
-            decision = self.retry.decide(facts, outcome, attempt, self.clock.monotonic() - started)
+            decision = policy.decide(facts, outcome, attempt, self.clock.monotonic() - started)
             if not decision.retry:
                 details = {"attempts": attempt, "gave_up_because": decision.reason}
                 if response is not None:

@@ -119,8 +119,10 @@ class RetryPolicy:
     #: A ``Retry-After`` longer than this is not waited out: the caller gets RateLimitedError.
     max_retry_after: float = 120.0
     jitter: tuple[float, float] = (0.7, 1.3)
-    #: Statuses an idempotent request is retried on.
-    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    #: Statuses an idempotent request is retried on. 500 is here as well as the gateway statuses
+    #: because Jira answers 500 for transient faults too, and repeating a GET/PUT is safe: a search
+    #: stream must not die on one page (decision 0100, amended).
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
     random: RandomSource = field(default=system_random, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -652,11 +652,24 @@ def adf_to_markdown(doc: Mapping[str, Any]) -> str:
     not an ADF node.
     """
     _require_node(doc)
-    if doc.get("type") == "doc":
-        return _render_blocks(doc.get("content", []))
-    if doc.get("type") in _INLINE_TYPES:
-        return _render_inline([dict(doc)])
-    return _render_block(dict(doc))
+    try:
+        if doc.get("type") == "doc":
+            return _render_blocks(doc.get("content", []))
+        if doc.get("type") in _INLINE_TYPES:
+            return _render_inline([dict(doc)])
+        return _render_block(dict(doc))
+    except _MALFORMED as exc:
+        raise _malformed(exc) from None
+
+
+#: What walking a node of the wrong shape (a text node without text, attrs that are a list)
+#: raises; the walkers trust shapes so the common case stays simple, and these become one
+#: ValidationError at the entry points.
+_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+
+
+def _malformed(exc: BaseException) -> ValidationError:
+    return ValidationError(f"not valid ADF: a node has the wrong shape ({type(exc).__name__})")
 
 
 # ============================================================================================
@@ -755,10 +768,13 @@ def adf_to_text(doc: Mapping[str, Any]) -> str:
     cells are joined with `` | ``. Meant for previews, search and notifications.
     """
     _require_node(doc)
-    if doc.get("type") == "doc":
-        blocks = [c for c in doc.get("content", []) if isinstance(c, dict)]
-        return "\n\n".join(s for s in (_text_block(b) for b in blocks) if s)
-    return _text_block(dict(doc))
+    try:
+        if doc.get("type") == "doc":
+            blocks = [c for c in doc.get("content", []) if isinstance(c, dict)]
+            return "\n\n".join(s for s in (_text_block(b) for b in blocks) if s)
+        return _text_block(dict(doc))
+    except _MALFORMED as exc:
+        raise _malformed(exc) from None
 
 
 # ============================================================================================
@@ -887,7 +903,10 @@ def validate_adf(doc: Any) -> None:
     elif doc.get("version") != 1:
         problems.append("doc.version must be 1")
     else:
-        _check(doc, "doc", problems)
+        try:
+            _check(doc, "doc", problems)
+        except _MALFORMED as exc:
+            problems.append(f"a node has the wrong shape ({type(exc).__name__})")
     if problems:
         raise ValidationError(
             f"not valid ADF: {problems[0]}"

@@ -187,7 +187,7 @@ class JiraClient(
         to fix it.
         """
         try:
-            info = await self.server_info()
+            info = await self._fetch_server_info(probe=True)
         except Exception as exc:  # diagnosed below; anything unexpected is re-raised there
             return verdict_for_error(exc, stage="server")
         if not info.version and not info.deployment_type:

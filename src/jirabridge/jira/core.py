@@ -14,12 +14,14 @@ from urllib.parse import quote
 import httpx
 
 from jirabridge.errors import ApiError, ValidationError
-from jirabridge.http import HttpClient
+from jirabridge.http import HttpClient, RetryPolicy
 from jirabridge.jira.models import DeploymentType, ServerInfo
 
 __all__ = [
     "AGILE",
     "EXTERNAL_ID_PROPERTY",
+    "PROBE_RETRY",
+    "PROBE_TIMEOUT",
     "JiraCore",
     "Sleep",
     "clean_params",
@@ -33,6 +35,11 @@ AGILE = "/rest/agile/1.0"
 
 #: The issue/worklog property that carries our external id, stamped in the create request.
 EXTERNAL_ID_PROPERTY = "jirabridge.external-id"
+
+#: The connection test's first request: asked once, never retried (a verdict within seconds).
+PROBE_RETRY = RetryPolicy(max_retries=0)
+#: ...and given little time to connect: a site that cannot be reached in 3 s is "unreachable".
+PROBE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 #: ``asyncio.sleep`` or a test stand-in; every wait the client makes goes through it.
 Sleep = Callable[[float], Awaitable[None]]
@@ -125,9 +132,16 @@ class JiraCore:
                 return
             await self._fetch_server_info()
 
-    async def _fetch_server_info(self) -> ServerInfo:
+    async def _fetch_server_info(self, *, probe: bool = False) -> ServerInfo:
         # v2 answers on every deployment, so it is the safe probe before the version is known.
-        response = await self._http.request("GET", "/rest/api/2/serverInfo")
+        # As a connection test (``probe``) it is asked once with a short connect timeout: a
+        # person waits for the verdict, and "unreachable" after ~30 s of backoff helps nobody.
+        response = await self._http.request(
+            "GET",
+            "/rest/api/2/serverInfo",
+            retry=PROBE_RETRY if probe else None,
+            timeout=PROBE_TIMEOUT if probe else None,
+        )
         info = ServerInfo.model_validate(_json(response))
         self._server_info = info
         if self._deployment is None:

@@ -399,6 +399,9 @@ class BulkCreateItem(BaseModel):
     status: int | None = None
     error_messages: list[str] = []
     field_errors: dict[str, str] = {}
+    #: Sent, but neither an answer nor the look-up after it says whether Jira applied it:
+    #: never send it again without looking first (its ledger entry stays ``sent``).
+    unknown: bool = False
 
     @property
     def ok(self) -> bool:

@@ -327,13 +327,16 @@ def verify_jira_delivery(
     client_secret: str | bytes | None = None,
     clock: Callable[[], float] = time.time,
     leeway: float = 60.0,
+    issuer: str | None = None,
+    audience: str | None = None,
 ) -> JiraWebhookDelivery:
     """Verify a delivery, then parse it.
 
     Pass ``secret`` for admin webhooks (``X-Hub-Signature``), ``client_secret`` for OAuth 2.0
     dynamic webhooks (bearer JWT), or both when one endpoint receives both kinds. A delivery
     is only accepted by a method the caller configured, so a JWT cannot stand in for a missing
-    HMAC signature or the other way round.
+    HMAC signature or the other way round. ``issuer``/``audience`` are the JWT's expected
+    ``iss`` and ``aud`` (see :func:`verify_jira_jwt`).
     """
     if secret is None and client_secret is None:
         raise ConfigError("verify_jira_delivery needs a webhook secret or an OAuth client secret")
@@ -343,7 +346,14 @@ def verify_jira_delivery(
     if secret is not None and (signature is not None or client_secret is None):
         check_hub_signature(body, signature, secret)
     elif client_secret is not None and (authorization is not None or secret is None):
-        verify_jira_jwt(authorization, client_secret, clock=clock, leeway=leeway)
+        verify_jira_jwt(
+            authorization,
+            client_secret,
+            clock=clock,
+            leeway=leeway,
+            issuer=issuer,
+            audience=audience,
+        )
     else:
         raise WebhookVerificationError(
             "missing X-Hub-Signature or Authorization header on a Jira webhook"

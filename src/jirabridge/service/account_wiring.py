@@ -10,7 +10,7 @@ laptop setup needs no step. Production refuses to start without keys (see the se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jirabridge.http.governor_store import GovernorStore
 from jirabridge.service.accounts import AccountService
 from jirabridge.service.atlassian_oauth import AtlassianOAuth, OAuthAppConfig
 from jirabridge.service.connection_clients import JiraClientFactory
@@ -28,6 +29,7 @@ from jirabridge.service.oauth_tokens import OAuthTokenManager
 from jirabridge.service.passwords import PasswordHasher
 from jirabridge.service.settings import Settings
 from jirabridge.service.url_safety import Resolver
+from jirabridge.store.account_models import JiraConnectionRow
 from jirabridge.store.connection_secrets import ConnectionSecrets
 from jirabridge.store.secrets import SecretBox, generate_key, write_key_file
 
@@ -88,6 +90,19 @@ def _public_base(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
+def _dynamic_webhook_cleanup(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clients: JiraClientFactory
+) -> Callable[[JiraConnectionRow], Awaitable[object]]:
+    # Imported here: the webhook schedules build on this module's services.
+    from jirabridge.service.webhook_schedules import WebhookSchedules, client_opener
+    from jirabridge.sync.status_sync import StatusSync
+
+    schedules = WebhookSchedules(
+        sessions, client_opener(sessions, clients), StatusSync(), public_base=_public_base(settings)
+    )
+    return schedules.unregister
+
+
 def build_accounts_context(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -97,8 +112,13 @@ def build_accounts_context(
     resolver: Resolver | None = None,
     clock: Callable[[], datetime] = _utcnow,
     hasher: PasswordHasher | None = None,
+    governor_store: GovernorStore | None = None,
 ) -> AccountsContext:
-    """Build the services. ``transport``/``resolver``/``clock`` are for tests and the demo."""
+    """Build the services. ``transport``/``resolver``/``clock`` are for tests and the demo.
+
+    ``governor_store`` is where the Jira clients keep their rate budgets: the runtime's store,
+    so every process of a deployment that shares it paces one site against one budget.
+    """
     secrets = ConnectionSecrets(box or secret_box_from_settings(settings))
     secret_key = settings.secret_key.get_secret_value()
     oauth: AtlassianOAuth | None = None
@@ -122,25 +142,28 @@ def build_accounts_context(
         oauth_api_base=settings.oauth_api_base,
         transport=transport,
         clock=clock,
+        governor_store=governor_store,
     )
     flow = (
         OAuthFlow(sessions, secrets, oauth, OAuthStateSigner(secret_key, clock=clock), clock=clock)
         if oauth
         else None
     )
+    connections = ConnectionService(
+        sessions,
+        secrets,
+        clients,
+        allow_private_urls=settings.allow_private_jira_urls,
+        resolver=resolver,
+        clock=clock,
+    )
+    connections.before_disconnect(_dynamic_webhook_cleanup(settings, sessions, clients))
     return AccountsContext(
         sessions=sessions,
         accounts=AccountService(
             sessions, hasher or PasswordHasher(), secret_key=secret_key, clock=clock
         ),
-        connections=ConnectionService(
-            sessions,
-            secrets,
-            clients,
-            allow_private_urls=settings.allow_private_jira_urls,
-            resolver=resolver,
-            clock=clock,
-        ),
+        connections=connections,
         secrets=secrets,
         clients=clients,
         tokens=tokens,

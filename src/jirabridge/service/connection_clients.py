@@ -16,6 +16,7 @@ import httpx
 from jirabridge.errors import ConfigError, ValidationError
 from jirabridge.http.auth import OAuth2Auth, OAuth2Token
 from jirabridge.http.clock import SystemClock
+from jirabridge.http.governor_store import GovernorStore
 from jirabridge.jira.client import JiraClient
 from jirabridge.service.oauth_tokens import REFRESH_MARGIN, OAuthTokenManager
 from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
@@ -68,8 +69,12 @@ class JiraClientFactory:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 20.0,
         clock: Callable[[], datetime] = _utcnow,
+        governor_store: GovernorStore | None = None,
     ) -> None:
         self._clock = clock
+        # Every client of a site paces against one budget; a shared store (Redis, PostgreSQL)
+        # extends that budget across the processes of a scale-out deployment.
+        self._governor_store = governor_store
         self._secrets = secrets
         self._tokens = tokens
         self._oauth_api_base = oauth_api_base.rstrip("/")
@@ -90,10 +95,15 @@ class JiraClientFactory:
                 api_token=creds.secret,
                 transport=self._transport,
                 timeout=self._timeout,
+                governor_store=self._governor_store,
             )
         if creds.kind == ConnectionKind.DC_PAT:
             return JiraClient.datacenter_pat(
-                creds.base_url, token=creds.secret, transport=self._transport, timeout=self._timeout
+                creds.base_url,
+                token=creds.secret,
+                transport=self._transport,
+                timeout=self._timeout,
+                governor_store=self._governor_store,
             )
         if creds.kind == ConnectionKind.DC_BASIC:
             if not creds.email:
@@ -104,6 +114,7 @@ class JiraClientFactory:
                 password=creds.secret,
                 transport=self._transport,
                 timeout=self._timeout,
+                governor_store=self._governor_store,
             )
         raise ValidationError("OAuth connections are made through the OAuth connect flow")
 
@@ -151,4 +162,5 @@ class JiraClientFactory:
             base_url=f"{self._oauth_api_base}/ex/jira/{row.cloud_id}",
             transport=self._transport,
             timeout=self._timeout,
+            governor_store=self._governor_store,
         )

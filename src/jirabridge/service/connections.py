@@ -10,7 +10,7 @@ outside database transactions; a failing test saves nothing unless the caller in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -107,6 +107,15 @@ class ConnectionService:
         self._allow_private = allow_private_urls
         self._resolver = resolver
         self._clock = clock
+        self._before_disconnect: list[Callable[[JiraConnectionRow], Awaitable[object]]] = []
+
+    def before_disconnect(self, hook: Callable[[JiraConnectionRow], Awaitable[object]]) -> None:
+        """Run ``hook`` while a connection being disconnected still has its tokens.
+
+        For clean-up that needs Jira (deleting our dynamic webhooks). A failing hook is logged
+        and does not stop the disconnect: the user's wish to cut access wins.
+        """
+        self._before_disconnect.append(hook)
 
     def __repr__(self) -> str:
         return f"ConnectionService(allow_private_urls={self._allow_private!r})"
@@ -310,6 +319,16 @@ class ConnectionService:
 
     async def disconnect(self, user_id: str, connection_id: str) -> JiraConnectionRow:
         """Forget an OAuth connection's tokens (the user reconnects to use it again)."""
+        if self._before_disconnect:
+            async with read_transaction(self._sessions) as session:
+                current = await ConnectionRepository(session, user_id).get(connection_id)
+            for hook in self._before_disconnect:
+                try:
+                    await hook(current)
+                except Exception as exc:  # never block a disconnect on clean-up
+                    logger.warning(
+                        "clean-up before disconnecting %s failed: %s", connection_id, exc
+                    )
         async with write_transaction(self._sessions) as session:
             row = await ConnectionRepository(session, user_id).get(connection_id, for_update=True)
             if row.kind != ConnectionKind.OAUTH:

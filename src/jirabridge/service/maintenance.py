@@ -176,10 +176,19 @@ async def run_maintenance(
     interval = config.recovery.heartbeat_interval_sec
     next_retention = 0.0
     loop = asyncio.get_running_loop()
+    # Since when this worker's own beats have kept succeeding. After a database outage every
+    # heartbeat is old, the live workers' too: judging others before our own beats have been
+    # back for a whole staleness period would resume workflows their live owners still run.
+    beating_since: float | None = None
     while not stop.is_set():
+        beat = False
         try:
             await heartbeats.beat(executor_id)
-            await recover_stopped_executors(jobs, heartbeats, config.recovery)
+            beat = True
+            if beating_since is None:
+                beating_since = loop.time()
+            if loop.time() - beating_since >= config.recovery.stale_after_sec:
+                await recover_stopped_executors(jobs, heartbeats, config.recovery)
             if retention and loop.time() >= next_retention:
                 await retention_pass(jobs, sessions, config, now())
                 next_retention = loop.time() + config.retention_interval_sec
@@ -187,6 +196,8 @@ async def run_maintenance(
             log.warning("maintenance round failed: %s", exc)
         except Exception:
             log.exception("maintenance round failed")
+        if not beat:
+            beating_since = None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
     # The heartbeat row stays on purpose: a worker stopped for good (scaled down) may leave

@@ -2,7 +2,8 @@
 
 Every call names the caller's user id; the connection is looked up scoped to it, so another
 user's connection is a :class:`~jirabridge.errors.NotFoundError` (404), never a report.
-The issue cache is kept per connection (``<data_dir>/report-cache``).
+The issue cache is kept per connection and board in the database (``report_cache_*``
+tables), so every process and host of a deployment shares it (decision 0600).
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.service.connection_clients import JiraClientFactory
 from jirabridge.service.connections import ConnectionService
+from jirabridge.store.report_cache import ReportCacheStore
 from jirabridge.sync.reports.board import BoardReport, board_report
 from jirabridge.sync.reports.history import FieldIds
-from jirabridge.sync.reports.source import FileReportCache, ReportCache, SprintDataLoader
+from jirabridge.sync.reports.source import DatabaseReportCache, ReportCache, SprintDataLoader
 
 __all__ = ["BoardSummary", "ReportService"]
 
@@ -47,16 +50,17 @@ class ReportService:
         self._clock = clock
 
     @classmethod
-    def with_file_cache(
+    def with_database_cache(
         cls,
         connections: ConnectionService,
         clients: JiraClientFactory,
-        data_dir: Path,
+        sessions: async_sessionmaker[AsyncSession],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> ReportService:
-        """The service with its cache under ``data_dir/report-cache``."""
-        return cls(connections, clients, FileReportCache(data_dir / "report-cache"), clock=clock)
+        """The service with its cache in the application database."""
+        cache = DatabaseReportCache(ReportCacheStore(sessions))
+        return cls(connections, clients, cache, clock=clock)
 
     def __repr__(self) -> str:
         return "ReportService()"

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -46,18 +47,35 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
 
-def _install_jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+def _install_jobs(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    governor_store: GovernorStore,
+) -> None:
     # Workflow modules register at import and need their resources before launch, so that
     # runs recovered at launch can carry on.
     from jirabridge.service.account_wiring import build_accounts_context
+    from jirabridge.service.github import build_github_service
+    from jirabridge.service.stories import StoriesService, install_story_jobs
     from jirabridge.service.worklogs import WorklogService, install_worklog_jobs
+    from jirabridge.sync.devlinks import jobs as devlink_jobs
 
     install_worklog_jobs(
         sessions,
         lambda: WorklogService.from_settings(
-            settings, sessions, build_accounts_context(settings, sessions).clients
+            settings,
+            sessions,
+            build_accounts_context(settings, sessions, governor_store=governor_store).clients,
         ),
     )
+    install_story_jobs(
+        sessions,
+        lambda: StoriesService(
+            sessions,
+            build_accounts_context(settings, sessions, governor_store=governor_store).clients,
+        ),
+    )
+    devlink_jobs.configure(build_github_service(settings, sessions))
 
 
 def _start_timers(
@@ -74,7 +92,31 @@ def _start_timers(
                 name="jirabridge:worklog-pulls",
             )
         )
+    if settings.webhook_schedule_tick_sec > 0:
+        timers.append(
+            asyncio.create_task(
+                _run_webhook_schedules(settings, sessions, jobs),
+                name="jirabridge:webhook-schedules",
+            )
+        )
     return timers
+
+
+async def _run_webhook_schedules(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], jobs: JobEngine
+) -> None:
+    # Dynamic webhook upkeep and the polling fallback: every worker ticks, the rows' claims
+    # make each connection's round run once (see service.webhook_schedules).
+    from jirabridge.service.webhook_schedules import schedules_for_runtime
+    from jirabridge.sync.worklogs.jobs import enqueue_pull
+
+    async def worklog_pull(connection_id: str, now: datetime) -> object:
+        # The pull's workflow id carries the minute, so this and the worklog timer's own
+        # pull of the same minute are one workflow.
+        return await enqueue_pull(jobs, sessions, connection_id, now=now)
+
+    schedules = schedules_for_runtime(settings, sessions, worklog_pull=worklog_pull)
+    await schedules.run(asyncio.Event(), every_sec=settings.webhook_schedule_tick_sec)
 
 
 @asynccontextmanager
@@ -109,53 +151,57 @@ async def open_runtime(
                 "the database schema is not at the latest version; run `jirabridge db upgrade`"
             )
         sessions = db.session_factory(engine)
-        _install_jobs(settings, sessions)
-        jobs = JobEngine(
-            JobsConfig(
-                system_database_url=settings.effective_jobs_database_url,
-                application_version=settings.application_version,
-                executor_id=settings.executor_id,
-                polling_interval_sec=settings.jobs_polling_interval_sec,
-                run_workers=run_workers,
-                # DBOS logs through its own handler; keep it to what an operator must see.
-                log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
-            )
-        )
-        await jobs.launch()
-        timers = _start_timers(settings, sessions, jobs) if run_workers else []
-        heartbeats = ExecutorHeartbeats(jobs.config.system_database_url)
-        stop = asyncio.Event()
-        housekeeping: asyncio.Task[None] | None = None
-        try:
-            async with (
-                open_governor_store(governor_url) as governor_store,
-                httpx.AsyncClient(
-                    timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
-                ) as client,
-            ):
-                runtime = Runtime(
-                    settings=settings,
-                    engine=engine,
-                    sessions=sessions,
-                    jobs=jobs,
-                    http=client,
-                    governor_store=governor_store,
+        # The governor store is open before the workflows are installed: the Jira clients they
+        # build (also for runs recovered at launch) must pace against the shared budget.
+        async with open_governor_store(governor_url) as governor_store:
+            _install_jobs(settings, sessions, governor_store)
+            jobs = JobEngine(
+                JobsConfig(
+                    system_database_url=settings.effective_jobs_database_url,
+                    application_version=settings.application_version,
+                    executor_id=settings.executor_id,
+                    polling_interval_sec=settings.jobs_polling_interval_sec,
+                    run_workers=run_workers,
+                    # DBOS logs through its own handler; keep it to what an operator must see.
+                    log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
                 )
-                if run_workers:
-                    housekeeping = asyncio.create_task(
-                        run_maintenance(jobs, runtime.sessions, heartbeats, maintenance, stop),
-                        name="jirabridge-maintenance",
+            )
+            from jirabridge.sync.devlinks import jobs as devlink_jobs
+
+            # Webhook handlers enqueue GitHub-and-Jira workflows on this engine.
+            devlink_jobs.configure(jobs=jobs)
+            await jobs.launch()
+            timers = _start_timers(settings, sessions, jobs) if run_workers else []
+            heartbeats = ExecutorHeartbeats(jobs.config.system_database_url)
+            stop = asyncio.Event()
+            housekeeping: asyncio.Task[None] | None = None
+            try:
+                async with httpx.AsyncClient(
+                    timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=False
+                ) as client:
+                    runtime = Runtime(
+                        settings=settings,
+                        engine=engine,
+                        sessions=sessions,
+                        jobs=jobs,
+                        http=client,
+                        governor_store=governor_store,
                     )
-                yield runtime
-        finally:
-            stop.set()
-            if housekeeping is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await housekeeping
-            heartbeats.close()
-            for timer in timers:
-                timer.cancel()
-            await asyncio.gather(*timers, return_exceptions=True)
-            await jobs.shutdown()
+                    if run_workers:
+                        housekeeping = asyncio.create_task(
+                            run_maintenance(jobs, runtime.sessions, heartbeats, maintenance, stop),
+                            name="jirabridge-maintenance",
+                        )
+                    yield runtime
+            finally:
+                stop.set()
+                if housekeeping is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await housekeeping
+                heartbeats.close()
+                for timer in timers:
+                    timer.cancel()
+                await asyncio.gather(*timers, return_exceptions=True)
+                await jobs.shutdown()
     finally:
         await engine.dispose()

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         default=None, description="Public URL of the service (OAuth callbacks, webhook URLs)."
     )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API (GitHub Enterprise Server: https://host/api/v3).",
+    )
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     encryption_keys: SecretStr | None = Field(
         default=None,
@@ -107,6 +111,19 @@ class Settings(BaseSettings):
         default=False,
         description="Allow Jira URLs on private or loopback addresses (the simulator in dev).",
     )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute of one user to /api/* (0: off)."
+    )
+    api_key_rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute through one API key (0: off)."
+    )
+    api_rate_burst: int = Field(
+        default=60, ge=1, description="Requests a user or key may send at once before pacing."
+    )
+    login_attempts_per_minute: int = Field(
+        default=10, ge=0, description="Login attempts per minute for one e-mail (0: off)."
+    )
+    login_attempts_burst: int = Field(default=5, ge=1)
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     oauth_authorize_url: str = "https://auth.atlassian.com/authorize"
@@ -122,6 +139,22 @@ class Settings(BaseSettings):
         default=300.0,
         ge=0,
         description="How often a worker pulls worklog changes from Jira (0 turns it off).",
+    )
+    webhook_schedule_tick_sec: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "How often a worker checks the webhook schedules (dynamic webhook upkeep and the "
+            "polling fallback; 0 turns both off)."
+        ),
+    )
+    status_poll_interval_sec: float = Field(
+        default=300.0, ge=30, description="How often each connection is polled for missed changes."
+    )
+    dynamic_webhook_check_sec: float = Field(
+        default=43_200.0,
+        ge=60,
+        description="How often each OAuth connection's dynamic webhooks are checked and refreshed.",
     )
     worklog_notify_users: bool = Field(
         default=False, description="Let Jira e-mail watchers about each synced worklog."

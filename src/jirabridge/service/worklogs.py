@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.errors import NotFoundError, ValidationError
+from jirabridge.errors import JirabridgeError, NotFoundError, ValidationError
 from jirabridge.http.governor import GovernorLimits
 from jirabridge.jira import JiraClient
 from jirabridge.jobs.engine import JobEngine
@@ -46,6 +46,7 @@ __all__ = [
     "WorklogService",
     "install_worklog_jobs",
     "record_dict",
+    "record_suggestions",
     "suggest_issue_keys",
 ]
 
@@ -64,6 +65,12 @@ def suggest_issue_keys(text: str, project_keys: Sequence[str]) -> list[str]:
         if match[1] in allowed and key not in out:
             out.append(key)
     return out
+
+
+def record_suggestions(record: dict[str, Any], project_keys: Sequence[str]) -> list[str]:
+    """Issue keys suggested for ``record`` (a record dict): found in its notes and link."""
+    text = f"{record.get('notes') or ''}\n{record.get('external_link') or ''}"
+    return suggest_issue_keys(text, project_keys)
 
 
 class RecordInput(BaseModel):
@@ -215,6 +222,31 @@ class WorklogService:
                 filters, offset=offset, limit=limit
             )
             return [record_dict(r) for r in rows], total
+
+    async def suggestions(
+        self, user_id: str, records: Sequence[dict[str, Any]]
+    ) -> dict[str, list[str]]:
+        """Suggested issue keys of each unlinked record (by id), found in its notes and link.
+
+        Keys are limited to the projects of the record's connection, asked once per
+        connection; a connection that cannot answer suggests nothing (the page still renders).
+        """
+        by_connection: dict[str | None, list[dict[str, Any]]] = {}
+        for record in records:
+            if not record.get("issue_key"):
+                by_connection.setdefault(record.get("connection_id"), []).append(record)
+        found: dict[str, list[str]] = {}
+        for connection_id, group in by_connection.items():
+            try:
+                async with self.jira(user_id, connection_id) as jira:
+                    projects = [p.key for p in await jira.projects() if p.key]
+            except JirabridgeError:
+                continue
+            for record in group:
+                keys = record_suggestions(record, projects)
+                if keys:
+                    found[record["id"]] = keys
+        return found
 
     async def get_record(self, user_id: str, record_id: str) -> dict[str, Any]:
         """One of the user's records."""
@@ -531,13 +563,13 @@ def _normalise_import_row(raw: dict[str, Any]) -> dict[str, Any]:
     if minutes is not None and "duration_seconds" not in row:
         try:
             row["duration_seconds"] = round(float(minutes) * 60)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"duration_minutes {minutes!r} is not a number") from None
     hours = row.pop("duration_hours", None)
     if hours is not None and "duration_seconds" not in row:
         try:
             row["duration_seconds"] = round(float(hours) * 3600)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"duration_hours {hours!r} is not a number") from None
     return row
 

@@ -47,6 +47,7 @@ _SYSTEM_SETTABLE = {
     "assignee",
     "reporter",
     "labels",
+    "components",
     "priority",
     "parent",
     "duedate",
@@ -154,6 +155,8 @@ class _FieldSetter:
             ):
                 raise SimHTTPError(400, errors={"labels": "The label must not contain spaces."})
             self._set_labels(list(dict.fromkeys(value)))
+        elif name == "components":
+            self._set_components(value)
         elif name == "priority":
             pid = None
             if isinstance(value, dict):
@@ -278,6 +281,47 @@ class _FieldSetter:
                 400,
                 errors={name: _UNKNOWN_FIELD.format(name)},
             )
+
+    def _set_components(self, value: Any) -> None:
+        # Jira takes [{"id": ...}] or [{"name": ...}] from the issue's project, and names the
+        # first one it cannot resolve.
+        if not isinstance(value, list):
+            raise SimHTTPError(400, errors={"components": "data was not an array"})
+        project = self.site.projects[self.issue.project_id]
+        by_name = {name: cid for cid, name in project.components.items()}
+        ids: list[str] = []
+        for ref in value:
+            cid = None
+            if isinstance(ref, dict) and ref.get("id") is not None:
+                cid = str(ref["id"])
+                if cid not in project.components:
+                    raise SimHTTPError(
+                        400, errors={"components": f"Component with id '{cid}' does not exist."}
+                    )
+            elif isinstance(ref, dict) and isinstance(ref.get("name"), str):
+                cid = by_name.get(ref["name"])
+                if cid is None:
+                    raise SimHTTPError(
+                        400, errors={"components": f"Component name '{ref['name']}' is not valid"}
+                    )
+            else:
+                raise SimHTTPError(
+                    400, errors={"components": "Specify a component by its id or name."}
+                )
+            if cid not in ids:
+                ids.append(cid)
+        issue = self.issue
+        if ids != issue.component_ids:
+            names = project.components
+            self.items.append(
+                _item(
+                    "Component",
+                    "components",
+                    (None, ", ".join(names[c] for c in issue.component_ids if c in names) or None),
+                    (None, ", ".join(names[c] for c in ids) or None),
+                )
+            )
+            issue.component_ids = ids
 
     def _set_labels(self, labels: list[str]) -> None:
         issue = self.issue

@@ -128,6 +128,10 @@ _KEYWORDS = {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "as
 _WORD_RE = re.compile(r"[^\s=!~<>(),\"']+")
 
 
+_CHAR_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def tokenize(text: str) -> list[Token]:
     """Split JQL into tokens; an unterminated string is an error."""
     tokens: list[Token] = []
@@ -142,6 +146,16 @@ def tokenize(text: str) -> list[Token]:
             while j < n and text[j] != ch:
                 if text[j] == "\\" and j + 1 < n:
                     j += 1
+                    # Jira's grammar: \n \r \t and \uXXXX stand for characters.
+                    if text[j] in _CHAR_ESCAPES:
+                        buf.append(_CHAR_ESCAPES[text[j]])
+                        j += 1
+                        continue
+                    code = text[j + 1 : j + 5]
+                    if text[j] == "u" and len(code) == 4 and all(c in _HEX for c in code):
+                        buf.append(chr(int(code, 16)))
+                        j += 5
+                        continue
                 buf.append(text[j])
                 j += 1
             if j >= n:

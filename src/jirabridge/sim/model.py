@@ -138,6 +138,8 @@ class Project:
     name: str
     lead: str
     next_number: int = 1
+    #: The project's components: id -> name.
+    components: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,6 +238,7 @@ class Issue:
     description: dict[str, Any] | None = None
     assignee: str | None = None
     labels: list[str] = field(default_factory=list)
+    component_ids: list[str] = field(default_factory=list)
     parent_id: int | None = None
     epic_name: str | None = None
     story_points: float | None = None

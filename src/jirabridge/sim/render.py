@@ -174,6 +174,22 @@ class Renderer:
             "id": priority_id,
         }
 
+    def component(self, component_id: str, name: str) -> dict[str, Any]:
+        """A component as an issue's ``components`` field shows it."""
+        return {"self": f"{self.api}/component/{component_id}", "id": component_id, "name": name}
+
+    def project_component(self, project: Project, component_id: str) -> dict[str, Any]:
+        """A component as ``/project/{key}/components`` lists it."""
+        return {
+            **self.component(component_id, project.components[component_id]),
+            "description": "",
+            "assigneeType": "PROJECT_DEFAULT",
+            "realAssigneeType": "PROJECT_DEFAULT",
+            "isAssigneeTypeValid": False,
+            "project": project.key,
+            "projectId": project.id,
+        }
+
     def project(self, project: Project, *, full: bool = False) -> dict[str, Any]:
         """A project (short form inside issues; ``full`` for ``/project``)."""
         out: dict[str, Any] = {
@@ -349,7 +365,14 @@ class Renderer:
                     "votes": 0,
                     "hasVoted": False,
                 }
-            case "fixVersions" | "versions" | "components":
+            case "components":
+                project = site.projects[issue.project_id]
+                return [
+                    self.component(cid, project.components[cid])
+                    for cid in issue.component_ids
+                    if cid in project.components
+                ]
+            case "fixVersions" | "versions":
                 return []
         if name == FIELD_EPIC_NAME:
             return issue.epic_name

@@ -31,6 +31,7 @@ SYSTEM_FIELDS: dict[str, tuple[str, str, str | None]] = {
     "assignee": ("Assignee", "user", None),
     "reporter": ("Reporter", "user", None),
     "labels": ("Labels", "array", "string"),
+    "components": ("Components", "array", "component"),
     "parent": ("Parent", "issuelink", None),
     "duedate": ("Due date", "date", None),
     "created": ("Created", "datetime", None),
@@ -126,6 +127,11 @@ def project_search(ctx: Ctx) -> Any:
 
 def project(ctx: Ctx) -> Any:
     return ctx.r.project(ctx.site.project_by_ref(ctx.path["projectIdOrKey"]), full=True)
+
+
+def project_components(ctx: Ctx) -> Any:
+    project = ctx.site.project_by_ref(ctx.path["projectIdOrKey"])
+    return [ctx.r.project_component(project, cid) for cid in project.components]
 
 
 def issue_types(ctx: Ctx) -> Any:
@@ -248,6 +254,7 @@ def createmeta_fields(ctx: Ctx) -> Any:
         "assignee",
         "priority",
         "labels",
+        "components",
         "duedate",
         "timetracking",
     ]
@@ -267,6 +274,10 @@ def createmeta_fields(ctx: Ctx) -> Any:
     for item in items:
         if item["fieldId"] == "project":
             item["allowedValues"] = [ctx.r.project(project)]
+        if item["fieldId"] == "components":
+            item["allowedValues"] = [
+                ctx.r.project_component(project, cid) for cid in project.components
+            ]
     start = ctx.int_param("startAt", 0)
     size = min(ctx.int_param("maxResults", 50), 200)
     return {
@@ -285,6 +296,7 @@ ROUTES: list[tuple[str, str, Any, int]] = [
     ("GET", "/project", projects, 200),
     ("GET", "/project/search", project_search, 200),
     ("GET", "/project/{projectIdOrKey}", project, 200),
+    ("GET", "/project/{projectIdOrKey}/components", project_components, 200),
     ("GET", "/issuetype", issue_types, 200),
     ("GET", "/status", statuses, 200),
     ("GET", "/priority", priorities, 200),

@@ -19,6 +19,8 @@ __all__ = ["ROUTES", "ROUTES_V2_DC", "gone"]
 _IDS_PAGE_MAX = 5000
 _FIELDS_PAGE_MAX = 100
 _BULKFETCH_MAX = 100
+#: "A list of up to 5 issue properties to include in the results" (the search parameter).
+_SEARCH_PROPERTIES_MAX = 5
 _GONE = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
     "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
@@ -159,14 +161,20 @@ def search_v2(ctx: Ctx) -> Any:
         size = body.get("maxResults", 50)
         fields = _fields_list(body.get("fields"))
         expand = set(_fields_list(body.get("expand")))
+        properties = _fields_list(body.get("properties"))
     else:
         jql = ctx.params.get("jql", "")
         start = ctx.int_param("startAt", 0)
         size = ctx.int_param("maxResults", 50)
         fields = _fields_list(ctx.multi("fields"))
         expand = _expand(ctx)
+        properties = _fields_list(ctx.multi("properties"))
     if not isinstance(start, int) or not isinstance(size, int) or start < 0 or size < 0:
         raise SimHTTPError(400, ["startAt and maxResults must be non-negative integers."])
+    if len(properties) > _SEARCH_PROPERTIES_MAX:
+        raise SimHTTPError(
+            400, [f"A maximum of {_SEARCH_PROPERTIES_MAX} issue properties can be requested."]
+        )
     size = min(size, 1000)
     matched = run_jql(ctx.site, jql, ctx.user)
     page = matched[start : start + size]
@@ -176,7 +184,9 @@ def search_v2(ctx: Ctx) -> Any:
         "startAt": start,
         "maxResults": size,
         "total": len(matched),
-        "issues": [r.issue(i, fields=fields or None, expand=expand) for i in page],
+        "issues": [
+            r.issue(i, fields=fields or None, expand=expand, properties=properties) for i in page
+        ],
     }
 
 

@@ -45,6 +45,7 @@ _ALIASES = {
     "story points": "story point estimate",
     "cf[10020]": "sprint",
     "statuscategory": "statuscategory",
+    "components": "component",
 }
 
 
@@ -100,6 +101,9 @@ class Searcher:
                 return self._user_values(issue.creator)
             case "labels":
                 return list(issue.labels)
+            case "component":
+                parts = site.projects[issue.project_id].components
+                return [v for c in issue.component_ids if c in parts for v in (parts[c], c)]
             case "parent":
                 parent = site.issues.get(issue.parent_id) if issue.parent_id else None
                 return [parent.key, str(parent.id)] if parent else []
@@ -251,8 +255,8 @@ class Searcher:
         if sample is not None:
             self.field_values(sample, field)
         elif field not in (
-            "project key issuetype status statuscategory assignee reporter creator labels parent "
-            "epic link sprint priority resolution story point estimate duedate due"
+            "project key issuetype status statuscategory assignee reporter creator labels "
+            "component parent epic link sprint priority resolution story point estimate duedate due"
         ):
             raise JqlError(
                 f"Field '{field}' does not exist or you do not have permission to view it."

@@ -60,6 +60,7 @@ _THINGS = (
     "user settings",
 )
 _LABELS = ("backend", "frontend", "urgent", "tech-debt", "customer")
+_COMPONENTS = ("web", "api", "mobile")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def add_project(site: SimSite, index: int, users: list[User], spec: SeedSpec) ->
     lead = site.user_id(users[0])
     project = Project(id=site.next_id("project"), key=key, name=name, lead=lead)
     site.projects[project.id] = project
+    for component in _COMPONENTS:
+        project.components[str(site.next_id("component", 10000))] = component
     board = Board(id=site.next_id("board", 1), name=f"{key} board", project_id=project.id)
     site.boards[board.id] = board
 

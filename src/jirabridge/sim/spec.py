@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import FormatChecker  # type: ignore[import-untyped]
 from jsonschema.exceptions import (  # type: ignore[import-untyped]
@@ -31,7 +31,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jirabridge.sim.errors import SimConformanceError
 from jirabridge.sim.formats import JIRA_DATETIME_RE
 
-__all__ = ["BodyChecker", "Operation", "SpecSet", "ValidatingMiddleware", "load_specs"]
+__all__ = [
+    "BodyChecker",
+    "Operation",
+    "SpecName",
+    "SpecSet",
+    "ValidatingMiddleware",
+    "jira_date_time",
+    "load_specs",
+    "spec_document",
+]
+
+#: The two specs: Jira platform REST v3 and Jira Software (Agile 1.0).
+SpecName = Literal["platform", "software"]
 
 #: Lists the problems of a request body against the spec (empty when it conforms).
 BodyChecker = Callable[[Any], list[str]]
@@ -58,7 +70,13 @@ def _patch_empty_enum_defaults(node: Any) -> int:
     return fixed
 
 
-def _date_time(value: object) -> bool:
+def jira_date_time(value: object) -> bool:
+    """The ``date-time`` format as Jira writes and accepts it (``+0000`` or RFC 3339).
+
+    The spec marks worklog ``started`` and friends ``format: date-time`` (RFC 3339, a colon in
+    the offset) while its own prose and the live API use ``+0000``. Non-strings pass: the
+    format only constrains strings.
+    """
     if not isinstance(value, str):
         return True
     if JIRA_DATETIME_RE.match(value):
@@ -72,7 +90,7 @@ def _date_time(value: object) -> bool:
 
 def _format_checker() -> FormatChecker:
     checker = copy.deepcopy(oas30_format_checker)
-    checker.checks("date-time")(_date_time)
+    checker.checks("date-time")(jira_date_time)
     return checker
 
 
@@ -96,10 +114,12 @@ class SpecSet:
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
+        #: How many bad enum defaults each document had patched at load (platform: 4).
+        self.patched: dict[str, int] = {}
         registry: Registry[Any] = Registry()
         for name, filename in _FILES.items():
             doc = json.loads((_SPEC_DIR / filename).read_text())
-            _patch_empty_enum_defaults(doc)
+            self.patched[name] = _patch_empty_enum_defaults(doc)
             self.docs[name] = doc
             registry = registry.with_resource(f"urn:jira:{name}", DRAFT4.create_resource(doc))
         self.registry = registry.crawl()
@@ -233,6 +253,14 @@ def _coerce(value: str, schema: dict[str, Any]) -> Any:
 def load_specs() -> SpecSet:
     """The process-wide :class:`SpecSet` (the specs are big: load and compile once)."""
     return SpecSet()
+
+
+def spec_document(name: SpecName) -> dict[str, Any]:
+    """One spec as loaded and patched here: the only loader (tests validate with it too).
+
+    Shared by the whole process: deep-copy it before changing anything.
+    """
+    return load_specs().docs[name]
 
 
 class ValidatingMiddleware:

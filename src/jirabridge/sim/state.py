@@ -412,6 +412,7 @@ def _snapshot(issue: Issue) -> Issue:
     """A copy of the issue good enough for search (lists copied, big children shared)."""
     snap = copy.copy(issue)
     snap.labels = list(issue.labels)
+    snap.component_ids = list(issue.component_ids)
     snap.sprint_ids = list(issue.sprint_ids)
     snap.custom = dict(issue.custom)
     snap.properties = dict(issue.properties)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from jirabridge.http.sites import site_key
 from jirabridge.store.models import Base, CreatedAtMixin, TimestampMixin, UTCDateTime, utcnow
 
 __all__ = [
@@ -197,6 +198,15 @@ class JiraConnectionRow(TimestampMixin, Base):
     last_test_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     last_test_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def site_key(self) -> str:
+        """The Jira site this connection reaches (:func:`jirabridge.http.sites.site_key`).
+
+        Connections of different users to one site share it: per-site queues and rate limits
+        are keyed by it, never by the connection id.
+        """
+        return site_key(self.base_url, cloud_id=self.cloud_id)
 
     @property
     def owner_ref(self) -> str:

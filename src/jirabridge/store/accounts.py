@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from jirabridge.errors import ConflictError, NotFoundError, ValidationError
 from jirabridge.store.account_models import (
@@ -49,6 +50,7 @@ __all__ = [
     "find_api_key_by_prefix_unscoped",
     "get_connection_unscoped",
     "normalize_email",
+    "visible_to",
 ]
 
 
@@ -280,6 +282,16 @@ async def find_api_key_by_prefix_unscoped(
     return None if found is None else (found[0], found[1])
 
 
+def visible_to(
+    user_id: str,
+    owner_user_id: InstrumentedAttribute[str | None],
+    owner_team_id: InstrumentedAttribute[str | None],
+) -> ColumnElement[bool]:
+    """Rows owned by ``user_id`` or by one of their teams (the owner-scoping of every store)."""
+    my_teams = select(TeamMembershipRow.team_id).where(TeamMembershipRow.user_id == user_id)
+    return or_(owner_user_id == user_id, owner_team_id.in_(my_teams))
+
+
 class ConnectionRepository:
     """Jira connections visible to one user: their own and their teams'."""
 
@@ -288,12 +300,8 @@ class ConnectionRepository:
         self._user_id = user_id
 
     def _visible(self) -> ColumnElement[bool]:
-        my_teams = select(TeamMembershipRow.team_id).where(
-            TeamMembershipRow.user_id == self._user_id
-        )
-        return or_(
-            JiraConnectionRow.owner_user_id == self._user_id,
-            JiraConnectionRow.owner_team_id.in_(my_teams),
+        return visible_to(
+            self._user_id, JiraConnectionRow.owner_user_id, JiraConnectionRow.owner_team_id
         )
 
     async def list(self) -> Sequence[JiraConnectionRow]:

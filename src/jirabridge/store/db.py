@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -37,6 +43,7 @@ from jirabridge.errors import ConfigError, StorageError
 __all__ = [
     "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "dialect_insert",
     "is_sqlite",
     "make_engine",
     "normalize_url",
@@ -45,6 +52,7 @@ __all__ = [
     "redact_url",
     "session_factory",
     "sqlite_url",
+    "storage_errors",
     "write_transaction",
 ]
 
@@ -245,3 +253,26 @@ async def ping(engine: AsyncEngine, *, within_sec: float = _PING_TIMEOUT_SEC) ->
             f"database {where} is unreachable: {type(original).__name__}: {cause}",
             details={"database": where},
         ) from exc
+
+
+@contextmanager
+def storage_errors(subject: str, action: str) -> Iterator[None]:
+    """Turn "the database did not do it" into StorageError; let logic errors through.
+
+    ``subject`` and ``action`` make the sentence: "write ledger could not record an intent".
+    """
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        reason = type(orig).__name__ if orig is not None else type(exc).__name__
+        raise StorageError(f"{subject} could not {action}: {reason}: {orig}") from exc
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """``insert`` of the session's dialect, for ``ON CONFLICT`` (spelled alike on both)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert

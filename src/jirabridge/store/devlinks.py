@@ -1,7 +1,8 @@
 """Owner-scoped repository for links, Smart Commit results, backfill cursors and the triage log.
 
-Build one :class:`DevLinkStore` per owner (``user:<id>`` or ``team:<id>``): every read and
-write is filtered by that owner, so another owner's rows are simply not there.
+Build one :class:`DevLinkStore` per owner (``user:<id>`` or ``team:<id>``, parsed into the
+``owner_user_id`` / ``owner_team_id`` columns by :class:`OwnerRef`): every read and write is
+filtered by that owner, so another owner's rows are simply not there.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,9 +24,40 @@ from jirabridge.store.devlink_models import (
     TriageActionRow,
 )
 
-__all__ = ["DevLinkStore", "StoredCursor", "StoredLink"]
+__all__ = ["DevLinkStore", "OwnerRef", "StoredCursor", "StoredLink"]
 
 _OWNER = re.compile(r"^(user|team):[0-9A-Za-z-]{1,40}$")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    """One owner, a user or a team, as the two owner columns of the GitHub-and-Jira tables."""
+
+    user_id: str | None
+    team_id: str | None
+
+    @classmethod
+    def parse(cls, owner_key: str) -> OwnerRef:
+        """``user:<id>`` or ``team:<id>``; anything else is a :class:`ValidationError`."""
+        if not _OWNER.match(owner_key):
+            raise ValidationError("owner must be 'user:<id>' or 'team:<id>'")
+        kind, _, ident = owner_key.partition(":")
+        return cls(ident, None) if kind == "user" else cls(None, ident)
+
+    @property
+    def key(self) -> str:
+        """Back to ``user:<id>`` / ``team:<id>``."""
+        return f"team:{self.team_id}" if self.team_id is not None else f"user:{self.user_id}"
+
+    def where(self, model: Any) -> Any:
+        """The WHERE clause selecting ``model`` rows of this owner."""
+        if self.team_id is not None:
+            return model.owner_team_id == self.team_id
+        return model.owner_user_id == self.user_id
+
+    def columns(self) -> dict[str, str | None]:
+        """The owner columns of a new row."""
+        return {"owner_user_id": self.user_id, "owner_team_id": self.team_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +89,7 @@ class DevLinkStore:
     """Rows of one owner. Each method is one short transaction."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], owner_key: str) -> None:
-        if not _OWNER.match(owner_key):
-            raise ValidationError("owner_key must be 'user:<id>' or 'team:<id>'")
+        self.owner = OwnerRef.parse(owner_key)
         self._sessions = sessions
         self.owner_key = owner_key
 
@@ -67,7 +99,7 @@ class DevLinkStore:
             row = (
                 await session.execute(
                     select(DevLinkRow).where(
-                        DevLinkRow.owner_key == self.owner_key,
+                        self.owner.where(DevLinkRow),
                         DevLinkRow.issue_key == link.issue_key,
                         DevLinkRow.repo == link.repo,
                         DevLinkRow.kind == link.kind,
@@ -77,7 +109,7 @@ class DevLinkStore:
             ).scalar_one_or_none()
             if row is None:
                 row = DevLinkRow(
-                    owner_key=self.owner_key,
+                    **self.owner.columns(),
                     issue_key=link.issue_key,
                     repo=link.repo,
                     kind=link.kind,
@@ -91,7 +123,7 @@ class DevLinkStore:
         self, *, issue_key: str | None = None, repo: str | None = None
     ) -> list[StoredLink]:
         """Links of one issue, or of one repository, or all; newest first."""
-        query = select(DevLinkRow).where(DevLinkRow.owner_key == self.owner_key)
+        query = select(DevLinkRow).where(self.owner.where(DevLinkRow))
         if issue_key is not None:
             query = query.where(DevLinkRow.issue_key == issue_key)
         if repo is not None:
@@ -121,21 +153,21 @@ class DevLinkStore:
             row = (
                 await session.execute(
                     select(SmartCommitResultRow).where(
-                        SmartCommitResultRow.owner_key == self.owner_key,
+                        self.owner.where(SmartCommitResultRow),
                         SmartCommitResultRow.external_id == external_id,
                     )
                 )
             ).scalar_one_or_none()
             if row is None:
                 row = SmartCommitResultRow(
-                    owner_key=self.owner_key, repo=repo, sha=sha, external_id=external_id
+                    **self.owner.columns(), repo=repo, sha=sha, external_id=external_id
                 )
                 session.add(row)
             row.issue_key, row.kind, row.status, row.detail = issue_key, kind, status, detail
 
     async def smart_results(self, sha: str | None = None) -> list[SmartCommitResultRow]:
         """Smart Commit results, of one commit or all, oldest first."""
-        query = select(SmartCommitResultRow).where(SmartCommitResultRow.owner_key == self.owner_key)
+        query = select(SmartCommitResultRow).where(self.owner.where(SmartCommitResultRow))
         if sha is not None:
             query = query.where(SmartCommitResultRow.sha == sha)
         async with read_transaction(self._sessions) as session:
@@ -147,7 +179,7 @@ class DevLinkStore:
             row = (
                 await session.execute(
                     select(BackfillCursorRow).where(
-                        BackfillCursorRow.owner_key == self.owner_key,
+                        self.owner.where(BackfillCursorRow),
                         BackfillCursorRow.repo == repo,
                     )
                 )
@@ -162,13 +194,13 @@ class DevLinkStore:
             row = (
                 await session.execute(
                     select(BackfillCursorRow).where(
-                        BackfillCursorRow.owner_key == self.owner_key,
+                        self.owner.where(BackfillCursorRow),
                         BackfillCursorRow.repo == cursor.repo,
                     )
                 )
             ).scalar_one_or_none()
             if row is None:
-                row = BackfillCursorRow(owner_key=self.owner_key, repo=cursor.repo)
+                row = BackfillCursorRow(**self.owner.columns(), repo=cursor.repo)
                 session.add(row)
             row.last_number, row.processed = cursor.last_number, cursor.processed
             row.total, row.done = cursor.total, cursor.done
@@ -179,7 +211,7 @@ class DevLinkStore:
             rows = (
                 await session.execute(
                     select(BackfillCursorRow)
-                    .where(BackfillCursorRow.owner_key == self.owner_key)
+                    .where(self.owner.where(BackfillCursorRow))
                     .order_by(BackfillCursorRow.repo)
                 )
             ).scalars()
@@ -191,7 +223,7 @@ class DevLinkStore:
             for bug_ref, rule, kind, value, status, detail in entries:
                 session.add(
                     TriageActionRow(
-                        owner_key=self.owner_key,
+                        **self.owner.columns(),
                         bug_source=bug_source,
                         bug_ref=bug_ref,
                         rule=rule,
@@ -207,7 +239,7 @@ class DevLinkStore:
         async with read_transaction(self._sessions) as session:
             query = (
                 select(TriageActionRow)
-                .where(TriageActionRow.owner_key == self.owner_key)
+                .where(self.owner.where(TriageActionRow))
                 .order_by(TriageActionRow.id.desc())
                 .limit(limit)
             )

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jirabridge.errors import NotFoundError, ValidationError
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.devlink_models import GitHubConnectionRow
+from jirabridge.store.devlinks import OwnerRef
 from jirabridge.store.secrets import SecretBinding, SecretBox
 
-__all__ = ["GitHubConnection", "GitHubConnectionStore"]
+__all__ = ["GitHubConnection", "GitHubConnectionStore", "connection_for_endpoint"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _KINDS = ("token", "app")
@@ -40,6 +41,9 @@ class GitHubConnection:
     repos: tuple[str, ...]
     project_keys: tuple[str, ...]
     triage_label: str | None
+    jira_connection_id: str | None = None
+    webhook_endpoint_id: str | None = None
+    triage_rules: str | None = None
 
 
 def _public(row: GitHubConnectionRow) -> GitHubConnection:
@@ -53,7 +57,28 @@ def _public(row: GitHubConnectionRow) -> GitHubConnection:
         tuple(row.repos),
         tuple(row.project_keys),
         row.triage_label,
+        row.jira_connection_id,
+        row.webhook_endpoint_id,
+        row.triage_rules,
     )
+
+
+async def connection_for_endpoint(
+    sessions: async_sessionmaker[AsyncSession], endpoint_id: str
+) -> GitHubConnection | None:
+    """The GitHub connection whose deliveries arrive at ``endpoint_id``, whoever owns it.
+
+    For the webhook processor only: the endpoint (already verified) names the owner.
+    """
+    async with read_transaction(sessions) as session:
+        row = (
+            await session.execute(
+                select(GitHubConnectionRow).where(
+                    GitHubConnectionRow.webhook_endpoint_id == endpoint_id
+                )
+            )
+        ).scalar_one_or_none()
+    return None if row is None else _public(row)
 
 
 class GitHubConnectionStore:
@@ -62,6 +87,7 @@ class GitHubConnectionStore:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, owner_key: str
     ) -> None:
+        self.owner = OwnerRef.parse(owner_key)
         self._sessions = sessions
         self._box = box
         self.owner_key = owner_key
@@ -80,6 +106,8 @@ class GitHubConnectionStore:
         app_id: str | None = None,
         installation_id: str | None = None,
         triage_label: str | None = None,
+        triage_rules: str | None = None,
+        jira_connection_id: str | None = None,
     ) -> tuple[GitHubConnection, str]:
         """Store a connection; returns it and the generated webhook secret (shown once)."""
         if kind not in _KINDS:
@@ -95,7 +123,7 @@ class GitHubConnectionStore:
         webhook_secret = secrets.token_urlsafe(32)
         row = GitHubConnectionRow(
             id=connection_id,
-            owner_key=self.owner_key,
+            **self.owner.columns(),
             name=name.strip(),
             kind=kind,
             app_id=app_id,
@@ -107,6 +135,8 @@ class GitHubConnectionStore:
             repos=list(dict.fromkeys(repos)),
             project_keys=[p.upper() for p in project_keys],
             triage_label=triage_label,
+            triage_rules=triage_rules,
+            jira_connection_id=jira_connection_id,
         )
         async with write_transaction(self._sessions) as session:
             session.add(row)
@@ -118,7 +148,7 @@ class GitHubConnectionStore:
                 await session.execute(
                     select(GitHubConnectionRow).where(
                         GitHubConnectionRow.id == connection_id,
-                        GitHubConnectionRow.owner_key == self.owner_key,
+                        self.owner.where(GitHubConnectionRow),
                     )
                 )
             ).scalar_one_or_none()
@@ -136,7 +166,7 @@ class GitHubConnectionStore:
             rows = (
                 await session.execute(
                     select(GitHubConnectionRow)
-                    .where(GitHubConnectionRow.owner_key == self.owner_key)
+                    .where(self.owner.where(GitHubConnectionRow))
                     .order_by(GitHubConnectionRow.name)
                 )
             ).scalars()
@@ -165,3 +195,45 @@ class GitHubConnectionStore:
             assert row is not None  # checked just above, in this owner's scope
             row.repos = list(dict.fromkeys(repos))
         return await self.get(connection_id)
+
+    async def update_settings(
+        self,
+        connection_id: str,
+        *,
+        project_keys: Sequence[str] | None = None,
+        triage_label: str | None = None,
+        triage_rules: str | None = None,
+        jira_connection_id: str | None = None,
+    ) -> GitHubConnection:
+        """Change the given settings (None leaves a setting as it is; "" clears a text)."""
+        await self._row(connection_id)
+        async with write_transaction(self._sessions) as session:
+            row = await session.get(GitHubConnectionRow, connection_id)
+            assert row is not None  # checked just above, in this owner's scope
+            if project_keys is not None:
+                row.project_keys = [p.upper() for p in project_keys]
+            if triage_label is not None:
+                row.triage_label = triage_label or None
+            if triage_rules is not None:
+                row.triage_rules = triage_rules or None
+            if jira_connection_id is not None:
+                row.jira_connection_id = jira_connection_id or None
+        return await self.get(connection_id)
+
+    async def attach_endpoint(self, connection_id: str, endpoint_id: str) -> GitHubConnection:
+        """Remember the webhook endpoint GitHub delivers this connection's events to."""
+        await self._row(connection_id)
+        async with write_transaction(self._sessions) as session:
+            row = await session.get(GitHubConnectionRow, connection_id)
+            assert row is not None  # checked just above, in this owner's scope
+            row.webhook_endpoint_id = endpoint_id
+        return await self.get(connection_id)
+
+    async def delete(self, connection_id: str) -> GitHubConnection:
+        """Remove a connection (404 for anyone else's); returns what was removed."""
+        row = await self._row(connection_id)
+        async with write_transaction(self._sessions) as session:
+            stored = await session.get(GitHubConnectionRow, connection_id)
+            if stored is not None:
+                await session.delete(stored)
+        return _public(row)

@@ -18,19 +18,18 @@ a later update or delete of an object we already wrote.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.errors import ConflictError, NotFoundError, StorageError, ValidationError
-from jirabridge.store.db import read_transaction, write_transaction
+from jirabridge.errors import ConflictError, NotFoundError, ValidationError
+from jirabridge.store.db import read_transaction, storage_errors, write_transaction
 from jirabridge.store.models import LedgerState, WriteLedgerRow, WriteOperation, utcnow
 
 __all__ = [
@@ -124,15 +123,8 @@ def _check_optional_id(name: str, value: str | None) -> None:
         raise ValidationError(f"ledger {name} must be non-empty and ≤ {_MAX_ID_LENGTH} characters")
 
 
-@contextmanager
-def _storage_errors(action: str) -> Iterator[None]:
-    """Turn "the database did not do it" into StorageError; let logic errors through."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        orig = exc.orig if isinstance(exc, DBAPIError) else None
-        reason = type(orig).__name__ if orig is not None else type(exc).__name__
-        raise StorageError(f"write ledger could not {action}: {reason}: {orig}") from exc
+def _storage_errors(action: str) -> AbstractContextManager[None]:
+    return storage_errors("write ledger", action)
 
 
 def _key_filter(key: LedgerKey) -> ColumnElement[bool]:

@@ -1,4 +1,5 @@
-"""Tables of the webhook intake and status sync: endpoints, deliveries, status links.
+"""Tables of the webhook intake and status sync: endpoints, deliveries, status links, and the
+two schedules (dynamic webhook registrations, polling watermarks).
 
 Every row belongs to exactly one owner (a user or a team), like a Jira connection; every
 repository query filters by that owner.
@@ -29,7 +30,9 @@ from jirabridge.store.models import Base, BigIntPK, CreatedAtMixin, TimestampMix
 
 __all__ = [
     "DeliveryStatus",
+    "DynamicWebhookRow",
     "EndpointKind",
+    "PollWatermarkRow",
     "StatusLinkRow",
     "WebhookDeliveryRow",
     "WebhookEndpointRow",
@@ -190,3 +193,48 @@ class StatusLinkRow(TimestampMixin, Base):
     conflict: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Grows on every applied change, so live views can tell what is new.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class DynamicWebhookRow(TimestampMixin, Base):
+    """The dynamic webhook Jirabridge keeps registered for one OAuth connection.
+
+    ``next_run_at`` is also the schedule's lock: a worker claims the row by moving it into the
+    future with a conditional UPDATE, so of several workers ticking at once exactly one does
+    the round (see :mod:`jirabridge.store.schedules`).
+    """
+
+    __tablename__ = "dynamic_webhooks"
+
+    connection_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("jira_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    )
+    #: The ids Jira gave the registered webhooks, the JQL filter and events they were made with.
+    webhook_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
+    jql_filter: Mapped[str | None] = mapped_column(Text, nullable=True)
+    events: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PollWatermarkRow(TimestampMixin, Base):
+    """How far the polling fallback of one connection has read, and when it runs next.
+
+    ``watermark`` is the time the last successful pull started; the next pull asks for issues
+    updated since ``watermark - overlap``. ``next_run_at`` doubles as the schedule's lock, like
+    :class:`DynamicWebhookRow`'s; a worklog event moves it to now so the pull comes early.
+    """
+
+    __tablename__ = "poll_watermarks"
+
+    connection_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("jira_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

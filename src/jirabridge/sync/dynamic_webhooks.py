@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from jirabridge.errors import ValidationError
+from jirabridge.jira.jql import jql_list
 from jirabridge.jira.models import Webhook, WebhookRegistration
 from jirabridge.jira.webhook_registry import WebhookSpec
 
@@ -24,8 +25,10 @@ __all__ = [
     "DynamicResult",
     "WebhookApi",
     "apply_dynamic_plan",
+    "keep_registered",
     "plan_dynamic_webhooks",
     "project_filter",
+    "remove_registered",
 ]
 
 #: Refresh when fewer than this many of the 30 days are left: a failed run has days to recover.
@@ -63,7 +66,7 @@ def project_filter(project_keys: Sequence[str]) -> str:
     keys = sorted({k.strip().upper() for k in project_keys if k.strip()})
     if not keys:
         raise ValidationError("a dynamic webhook needs at least one project")
-    return f"project in ({', '.join(keys)})"
+    return f"project in {jql_list(keys)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +132,42 @@ async def apply_dynamic_plan(api: WebhookApi, url: str, plan: DynamicPlan) -> Dy
                 result.webhook_ids.append(outcome.created_webhook_id)
             result.errors.extend(outcome.errors)
     return result
+
+
+async def keep_registered(
+    api: WebhookApi,
+    url: str,
+    jql: str,
+    now: datetime,
+    *,
+    events: Sequence[str] = DYNAMIC_EVENTS,
+    refresh_before: timedelta = DEFAULT_REFRESH_BEFORE,
+) -> tuple[DynamicPlan, DynamicResult]:
+    """One scheduled round: list what Jira has, plan, apply; the plan and what is registered.
+
+    A hook Jira no longer lists (expired, deleted by an admin) is simply missing from the list,
+    so the plan registers it again. The expiry reported is the earliest one Jira now lists.
+    """
+    remote = [hook async for hook in api.webhooks()]
+    plan = plan_dynamic_webhooks(
+        url, jql, remote, now, events=events, refresh_before=refresh_before
+    )
+    result = await apply_dynamic_plan(api, url, plan)
+    if plan.register is not None or plan.refresh:
+        # Jira is the authority on expiry; one more list is cheaper than guessing it.
+        remote = [hook async for hook in api.webhooks()]
+    expiries = [
+        h.expiration_date
+        for h in remote
+        if h.id in result.webhook_ids and h.expiration_date is not None
+    ]
+    result.expires_at = min(expiries) if expiries else result.expires_at
+    return plan, result
+
+
+async def remove_registered(api: WebhookApi, url: str, known_ids: Sequence[int]) -> list[int]:
+    """Delete every hook of ours at ``url`` (and ``known_ids``); the ids deleted."""
+    ids = sorted({h.id async for h in api.webhooks() if h.url in (None, url)} | set(known_ids))
+    if ids:
+        await api.delete_webhooks(ids)
+    return ids

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.errors import ValidationError
+from jirabridge.jira.jql import jql_list
 from jirabridge.jira.models import Issue
 from jirabridge.sync.status_plan import IncomingStatus
 from jirabridge.sync.status_sync import AppliedPlan, StatusSync
@@ -57,8 +58,8 @@ def poll_window(
     since = (watermark - overlap) if watermark is not None else (now - first_lookback)
     # Minutes relative to now ("-15m") avoid any time-zone interpretation of a literal date.
     minutes = max(1, int((now - since).total_seconds() // 60) + 1)
-    projects = ", ".join(sorted({k.upper() for k in project_keys}))
-    jql = f"project in ({projects}) AND updated >= -{minutes}m ORDER BY updated ASC"
+    projects = jql_list(sorted({k.upper() for k in project_keys}))
+    jql = f"project in {projects} AND updated >= -{minutes}m ORDER BY updated ASC"
     return PollWindow(jql=jql, next_watermark=now)
 
 

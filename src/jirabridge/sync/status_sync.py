@@ -8,7 +8,7 @@ inside the same transaction) and :meth:`StatusSync.link` (to start following an 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,8 @@ __all__ = [
     "AppliedPlan",
     "StatusSubscriber",
     "StatusSync",
+    "Subject",
+    "SubjectSource",
     "incoming_status_from",
 ]
 
@@ -53,6 +55,22 @@ class AppliedPlan:
 
 
 StatusSubscriber = Callable[[AsyncSession, StatusLinkRow, StatusPlan], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A local object that follows an issue without having been linked by hand."""
+
+    subject_kind: str
+    subject_id: str
+    owner_user_id: str | None
+    owner_team_id: str | None
+    local_state: str = "linked"
+
+
+#: ``(session, connection_id, issue_key) -> subjects``: the local objects of one feature that
+#: point at an issue (time records by their issue key, exported stories by their ledger entry).
+SubjectSource = Callable[[AsyncSession, str, str], Awaitable[Sequence[Subject]]]
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
@@ -86,6 +104,15 @@ class StatusSync:
         self._mappings = dict(mappings or {})
         self._subscribers: dict[str, list[StatusSubscriber]] = {}
         self._listeners: list[Callable[[AppliedPlan], None]] = []
+        self._sources: list[SubjectSource] = []
+
+    def add_subject_source(self, source: SubjectSource) -> None:
+        """Link the subjects ``source`` names for an issue when a status for it comes in.
+
+        So a feature's objects follow Jira without each one being linked up front: the first
+        status that arrives creates the link and applies.
+        """
+        self._sources.append(source)
 
     def subscribe(
         self, subject_kind: str, subscriber: StatusSubscriber, mapping: StatusMapping | None = None
@@ -166,6 +193,7 @@ class StatusSync:
         self, session: AsyncSession, site: str, incoming: IncomingStatus, now: datetime
     ) -> list[AppliedPlan]:
         """Plan and apply an incoming status to every link of that issue on ``site``."""
+        await self._link_subjects(session, site, incoming.issue_key.upper())
         links = list(
             await session.scalars(
                 select(StatusLinkRow)
@@ -205,6 +233,35 @@ class StatusSync:
             for listener in list(self._listeners):
                 listener(item)
         return applied
+
+    async def _link_subjects(self, session: AsyncSession, site: str, issue_key: str) -> None:
+        for source in self._sources:
+            subjects = await source(session, site, issue_key)
+            if not subjects:
+                continue
+            known = set(
+                (
+                    await session.execute(
+                        select(StatusLinkRow.subject_kind, StatusLinkRow.subject_id).where(
+                            StatusLinkRow.connection_id == site,
+                            StatusLinkRow.issue_key == issue_key,
+                        )
+                    )
+                ).all()
+            )
+            for subject in subjects:
+                if (subject.subject_kind, subject.subject_id) in known:
+                    continue
+                await self.link(
+                    session,
+                    owner_user_id=subject.owner_user_id,
+                    owner_team_id=subject.owner_team_id,
+                    connection_id=site,
+                    issue_key=issue_key,
+                    subject_kind=subject.subject_kind,
+                    subject_id=subject.subject_id,
+                    local_state=subject.local_state,
+                )
 
     @staticmethod
     def _apply(link: StatusLinkRow, plan: StatusPlan, now: datetime) -> None:

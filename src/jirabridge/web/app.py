@@ -17,17 +17,20 @@ from jirabridge import __version__
 from jirabridge.service.runtime import open_runtime
 from jirabridge.service.settings import Settings, load_settings
 from jirabridge.service.webhook_wiring import running_worker
-from jirabridge.web.problems import install_problem_handlers
+from jirabridge.web.problems import declare_problem_responses, install_problem_handlers
 from jirabridge.web.routes import (
     accounts_api,
     accounts_pages,
     devlinks_api,
     devlinks_pages,
+    github_api,
+    github_pages,
     health,
     pages,
     reports_api,
     reports_pages,
     stories_api,
+    stories_pages,
     webhooks,
     webhooks_pages,
     worklogs_api,
@@ -76,11 +79,16 @@ def create_app(settings: Settings | None = None, *, workers: bool | None = None)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(stories_api.router)
+    app.include_router(stories_pages.router)
+    app.include_router(stories_pages.router)
     app.include_router(devlinks_api.router)
+    app.include_router(github_api.router)
+    app.include_router(github_pages.router)
     app.include_router(devlinks_pages.router)
     app.include_router(webhooks.intake_router)
     app.include_router(webhooks.router)
     app.include_router(webhooks_pages.router)
     app.include_router(reports_api.router)
     app.include_router(reports_pages.router)
+    declare_problem_responses(app)
     return app

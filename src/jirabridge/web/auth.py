@@ -16,8 +16,10 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from jirabridge.errors import NotAuthenticatedError, PermissionDeniedError
+from jirabridge.http.governor_store import GovernorStore, MemoryGovernorStore
 from jirabridge.service.account_wiring import AccountsContext, build_accounts_context
 from jirabridge.service.api_keys import ApiKeyScope, require_scope
+from jirabridge.service.api_limits import ApiRateLimiter, ApiRateLimits
 from jirabridge.store.account_models import UserRole, UserRow
 from jirabridge.web.deps import get_runtime
 
@@ -29,6 +31,7 @@ __all__ = [
     "Caller",
     "clear_session_cookie",
     "get_accounts",
+    "get_api_limiter",
     "login_redirect",
     "optional_caller",
     "require_api_caller",
@@ -47,12 +50,32 @@ def get_accounts(request: Request) -> AccountsContext:
     context: AccountsContext | None = getattr(request.app.state, "accounts", None)
     if context is None:
         runtime = get_runtime(request)
-        context = build_accounts_context(runtime.settings, runtime.sessions)
+        context = build_accounts_context(
+            runtime.settings, runtime.sessions, governor_store=runtime.governor_store
+        )
         request.app.state.accounts = context
     return context
 
 
 AccountsDep = Annotated[AccountsContext, Depends(get_accounts)]
+
+
+def get_api_limiter(request: Request) -> ApiRateLimiter | None:
+    """The limiter of this app's API and login form (built on first use), or ``None`` when the
+    app has no settings to build one from (routers mounted alone in tests)."""
+    limiter: ApiRateLimiter | None = getattr(request.app.state, "api_limiter", None)
+    if limiter is not None:
+        return limiter
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return None
+    # The governor's store: shared by every process when governor_store_url is set.
+    store: GovernorStore | None = getattr(
+        getattr(request.app.state, "runtime", None), "governor_store", None
+    )
+    limiter = ApiRateLimiter(store or MemoryGovernorStore(), ApiRateLimits.from_settings(settings))
+    request.app.state.api_limiter = limiter
+    return limiter
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class Caller:
     scopes: frozenset[ApiKeyScope]
     session_token: str | None = None
     csrf_token: str | None = None
+    api_key_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -88,7 +112,12 @@ async def optional_caller(request: Request, ctx: AccountsDep) -> Caller | None:
         principal = await ctx.accounts.authenticate_api_key(bearer)
         if principal is None:
             raise NotAuthenticatedError("the API key is unknown, revoked or expired")
-        return Caller(user=principal.user, via="api_key", scopes=principal.scopes)
+        return Caller(
+            user=principal.user,
+            via="api_key",
+            scopes=principal.scopes,
+            api_key_id=principal.api_key_id,
+        )
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -131,9 +160,13 @@ async def verify_csrf(request: Request, caller: Caller, ctx: AccountsContext) ->
 async def require_api_caller(
     request: Request, caller: OptionalCallerDep, ctx: AccountsDep
 ) -> Caller:
-    """The caller of an API request (401 without one), CSRF-checked for sessions."""
+    """The caller of an API request (401 without one), rate-limited per user and key (429),
+    CSRF-checked for sessions."""
     if caller is None:
         raise NotAuthenticatedError("log in or send an API key (Authorization: Bearer jb_...)")
+    limiter = get_api_limiter(request)
+    if limiter is not None:
+        await limiter.check_api(user_id=caller.user.id, api_key_id=caller.api_key_id)
     await verify_csrf(request, caller, ctx)
     return caller
 

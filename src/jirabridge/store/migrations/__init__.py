@@ -60,6 +60,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "jirabridge.store.models",
     "jirabridge.store.account_models",
     "jirabridge.store.devlink_models",
+    "jirabridge.store.report_cache_models",
+    "jirabridge.store.export_models",
     "jirabridge.store.webhook_models",
     "jirabridge.store.worklog_models",
 )

@@ -26,6 +26,7 @@ from jirabridge.sync.devlinks.intake import (
     link_pull_request,
     process_commit,
 )
+from jirabridge.sync.devlinks.smart_time import TimeSink
 
 __all__ = [
     "BackfillCursor",
@@ -185,6 +186,7 @@ async def _backfill_repo(
     cursors: CursorStore,
     clock: Callable[[], datetime],
     on_progress: Callable[[BackfillProgress], None],
+    time_sink: TimeSink | None,
 ) -> RepoOutcome:
     outcome = RepoOutcome(repo, "done")
     cursor = await cursors.load(repo) or BackfillCursor(repo)
@@ -208,7 +210,12 @@ async def _backfill_repo(
         )
         async for commit in github.list_pull_request_commits(repo, pr.number):
             await process_commit(
-                _commit_ref(repo, commit), result, jira=jira, ledger=ledger, settings=settings
+                _commit_ref(repo, commit),
+                result,
+                jira=jira,
+                ledger=ledger,
+                settings=settings,
+                time_sink=time_sink,
             )
         outcome.links += len(result.links)
         outcome.smart_commit_errors.update(result.errors)
@@ -239,6 +246,7 @@ async def backfill_repositories(
     cursors: CursorStore,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_progress: Callable[[BackfillProgress], None] = lambda _: None,
+    time_sink: TimeSink | None = None,
 ) -> BackfillReport:
     """Backfill each repository in turn; a failing one is reported, the rest still run.
 
@@ -261,6 +269,7 @@ async def backfill_repositories(
                 cursors=cursors,
                 clock=clock,
                 on_progress=on_progress,
+                time_sink=time_sink,
             )
         except JirabridgeError as exc:
             saved = await cursors.load(repo)

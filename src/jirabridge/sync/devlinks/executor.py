@@ -26,6 +26,7 @@ from jirabridge.sync.devlinks.smart_commits import (
     SmartCommitPlan,
     SmartStep,
 )
+from jirabridge.sync.devlinks.smart_time import SmartTime, TimeSink
 
 __all__ = [
     "SmartCommitState",
@@ -243,13 +244,18 @@ async def apply_smart_commit_plan(
     ledger: WriteLedger,
     site: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    time_sink: TimeSink | None = None,
 ) -> list[StepOutcome]:
-    """Carry out each step once; a failing step is reported and the others still run."""
+    """Carry out each step once; a failing step is reported and the others still run.
+
+    With a ``time_sink`` (the service passes the worklog engine), ``#time`` goes there;
+    without one it is written with :meth:`JiraClient.add_worklog_once`.
+    """
     outcomes: list[StepOutcome] = []
     for step in plan.steps:
         key = LedgerKey(site, _kind_for(step.kind), step.external_id)
         try:
-            outcomes.append(await _apply_step(step, key, commit, jira, ledger, now))
+            outcomes.append(await _apply_step(step, key, commit, jira, ledger, now, time_sink))
         except JirabridgeError as exc:
             outcomes.append(
                 StepOutcome(step.issue_key, step.external_id, key.kind, "failed", str(exc))
@@ -264,6 +270,7 @@ async def _apply_step(
     jira: JiraClient,
     ledger: WriteLedger,
     now: Callable[[], datetime],
+    time_sink: TimeSink | None = None,
 ) -> StepOutcome:
     issue = step.issue_key
     if step.kind is SmartCommandKind.COMMENT:
@@ -279,6 +286,19 @@ async def _apply_step(
     if step.kind is SmartCommandKind.TIME:
         started = step.started or now()
         seconds = step.seconds or 0
+
+        if time_sink is not None:
+            entry = SmartTime(step.external_id, issue, started, seconds, step.comment, commit.url)
+
+            async def log_time() -> str:
+                return await time_sink.log_time(entry)
+
+            async def sink_is_idempotent() -> str | None:
+                # The sink finds its own record again, so a lost answer is simply re-sent.
+                return None
+
+            fingerprint = _fingerprint(str(seconds), step.comment)
+            return await _once(ledger, key, fingerprint, issue, log_time, sink_is_idempotent)
 
         async def write_worklog() -> str:
             worklog = await jira.add_worklog_once(

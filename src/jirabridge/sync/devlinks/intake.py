@@ -40,6 +40,7 @@ from jirabridge.sync.devlinks.links import (
     pull_request_global_id,
 )
 from jirabridge.sync.devlinks.smart_commits import parse_smart_commit, plan_smart_commit
+from jirabridge.sync.devlinks.smart_time import TimeSink
 
 __all__ = [
     "DevLinkSettings",
@@ -93,10 +94,12 @@ async def handle_github_event(
     ledger: WriteLedger,
     settings: DevLinkSettings,
     store: DevLinkStore | None = None,
+    time_sink: TimeSink | None = None,
 ) -> EventResult:
     """Plan and apply what one GitHub delivery means for Jira (safe to redeliver).
 
-    With a ``store``, the links and Smart Commit results are kept for the UI.
+    With a ``store``, the links and Smart Commit results are kept for the UI; with a
+    ``time_sink``, ``#time`` goes through it (the service: the worklog engine).
     """
     result = EventResult(event=delivery.event)
     if delivery.event == "pull_request":
@@ -108,7 +111,9 @@ async def handle_github_event(
     elif delivery.event == "push":
         commits = commits_from_push(delivery.payload)
         for commit in commits:
-            await process_commit(commit, result, jira=jira, ledger=ledger, settings=settings)
+            await process_commit(
+                commit, result, jira=jira, ledger=ledger, settings=settings, time_sink=time_sink
+            )
         if store is not None:
             await record_result(result, store, commits=commits)
     else:
@@ -155,6 +160,7 @@ async def process_commit(
     jira: JiraClient,
     ledger: WriteLedger,
     settings: DevLinkSettings,
+    time_sink: TimeSink | None = None,
 ) -> None:
     """Record one commit's links and run its Smart Commits (used by push events and backfill)."""
     result.links.extend(
@@ -189,7 +195,9 @@ async def process_commit(
     if plan.errors:
         result.errors[commit.sha] = list(plan.errors)
     result.outcomes.extend(
-        await apply_smart_commit_plan(plan, commit, jira=jira, ledger=ledger, site=settings.site)
+        await apply_smart_commit_plan(
+            plan, commit, jira=jira, ledger=ledger, site=settings.site, time_sink=time_sink
+        )
     )
 
 

@@ -282,7 +282,9 @@ def sprint_report(
             added.append(
                 IssueLine(issue.key, issue.summary, _first_entry_points(issue, sprint, end))
             )
-        for when in issue.points.change_times():
+        # Several changes at one instant (Jira logs each edit) are one step from the value
+        # before to the value after: count each instant once.
+        for when in sorted(set(issue.points.change_times())):
             # Only re-estimates while the issue stays in the sprint change its scope.
             if (
                 start < when <= end

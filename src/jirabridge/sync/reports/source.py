@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,10 @@ from typing import Any, Protocol
 
 from jirabridge.errors import ApiNotFoundError, NotFoundError, ValidationError
 from jirabridge.jira import JiraClient
+from jirabridge.jira.dates import parse_jira_datetime
+from jirabridge.jira.jql import jql_string
 from jirabridge.jira.models import Sprint
+from jirabridge.store.report_cache import CachedIssue, ReportCacheStore
 from jirabridge.sync.reports.engine import SprintInfo, SprintState
 from jirabridge.sync.reports.history import (
     FieldIds,
@@ -35,6 +38,7 @@ from jirabridge.sync.reports.history import (
 __all__ = [
     "BoardCache",
     "BoardData",
+    "DatabaseReportCache",
     "FileReportCache",
     "MemoryReportCache",
     "ReportCache",
@@ -108,8 +112,20 @@ class ReportCache(Protocol):
         """The cache of a board on a site, if any."""
         ...
 
-    async def put(self, site: str, cache: BoardCache) -> None:
-        """Store a board's cache."""
+    async def put(
+        self,
+        site: str,
+        cache: BoardCache,
+        *,
+        changed: Collection[str] | None = None,
+        dropped: Collection[str] = (),
+    ) -> None:
+        """Store a board's cache.
+
+        ``changed`` names the issues added or refreshed since :meth:`get` (None: the cache was
+        built anew, store all of it); ``dropped`` the issues removed from it. A cache that
+        rewrites everything on each put may ignore both.
+        """
         ...
 
 
@@ -124,13 +140,24 @@ class MemoryReportCache:
         data = self._data.get((site, board_id))
         return BoardCache.from_json(data) if data is not None else None
 
-    async def put(self, site: str, cache: BoardCache) -> None:
-        """Store a copy of a board's cache."""
+    async def put(
+        self,
+        site: str,
+        cache: BoardCache,
+        *,
+        changed: Collection[str] | None = None,
+        dropped: Collection[str] = (),
+    ) -> None:
+        """Store a copy of a board's cache (the whole of it)."""
         self._data[(site, cache.board_id)] = json.loads(json.dumps(cache.to_json()))
 
 
 class FileReportCache:
-    """One JSON file per site and board under ``directory`` (the CLI's cache)."""
+    """One JSON file per site and board under ``directory``: the CLI's cache.
+
+    Host-local on purpose: the CLI talks to Jira directly and has no database. The service
+    uses :class:`DatabaseReportCache`, shared by all its hosts (decision 0600).
+    """
 
     def __init__(self, directory: Path) -> None:
         self._dir = Path(directory)
@@ -147,13 +174,76 @@ class FileReportCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    async def put(self, site: str, cache: BoardCache) -> None:
-        """Write atomically: a reader never sees half a file."""
+    async def put(
+        self,
+        site: str,
+        cache: BoardCache,
+        *,
+        changed: Collection[str] | None = None,
+        dropped: Collection[str] = (),
+    ) -> None:
+        """Write the whole cache atomically: a reader never sees half a file."""
         self._dir.mkdir(parents=True, exist_ok=True)
         path = self._path(site, cache.board_id)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(cache.to_json()), encoding="utf-8")
         os.replace(tmp, path)
+
+
+class DatabaseReportCache:
+    """Board caches in the application database, shared by every process and host.
+
+    An incremental load writes only the issues it fetched and deletes the ones found gone.
+    """
+
+    def __init__(self, store: ReportCacheStore) -> None:
+        self._store = store
+
+    async def get(self, site: str, board_id: int) -> BoardCache | None:
+        """The cache of a board on a site, if any."""
+        stored = await self._store.load(site, board_id)
+        if stored is None:
+            return None
+        try:
+            return BoardCache.from_json(
+                {**stored.meta, "issues": {i.key: i.raw for i in stored.issues}}
+            )
+        except (ValueError, KeyError, TypeError):
+            return None  # written by another version: it is only a cache, load anew
+
+    async def put(
+        self,
+        site: str,
+        cache: BoardCache,
+        *,
+        changed: Collection[str] | None = None,
+        dropped: Collection[str] = (),
+    ) -> None:
+        """Store the marks and the changed issues; a cache built anew replaces every row."""
+        meta = cache.to_json()
+        del meta["issues"]
+        keys = cache.issues.keys() if changed is None else changed
+        upsert = [_cached_issue(cache.issues[k]) for k in keys if k in cache.issues]
+        await self._store.save(
+            site,
+            cache.board_id,
+            meta,
+            upsert=upsert,
+            drop=[k for k in dropped if k not in cache.issues],
+            replace=changed is None,
+        )
+
+
+def _cached_issue(raw: dict[str, Any]) -> CachedIssue:
+    fields = raw.get("fields") or {}
+    updated = fields.get("updated")
+    issue_id = raw.get("id")
+    return CachedIssue(
+        key=str(raw["key"]),
+        id=str(issue_id) if issue_id is not None else None,
+        updated=parse_jira_datetime(updated) if isinstance(updated, str) else None,
+        raw=raw,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,6 +255,8 @@ class BoardData:
     histories: list[IssueHistory]
     #: Issues fetched from Jira in this load (0 on a warm load with nothing changed).
     fetched_issues: int
+    #: Cached issues found deleted in Jira (or moved out of the board's project) and dropped.
+    dropped_issues: int = 0
 
 
 def _sprint_info(sprint: Sprint) -> SprintInfo | None:
@@ -241,9 +333,8 @@ class SprintDataLoader:
         last: int | None = None,
     ) -> BoardData:
         """The chosen sprints of a board and the histories of every issue they touched."""
-        chosen = select_sprints(
-            await self.board_sprints(board_id), sprint_ids=sprint_ids, last=last
-        )
+        started = await self.board_sprints(board_id)
+        chosen = select_sprints(started, sprint_ids=sprint_ids, last=last)
         now = self._clock()
         cache = await self._cache.get(self._site, board_id) or BoardCache(board_id)
         if cache.project_key is None:
@@ -255,21 +346,66 @@ class SprintDataLoader:
             # Other fields than the cached issues carry: what we hold is of no use.
             cache = BoardCache(board_id, cache.project_key, statuses=cache.statuses)
             cache.field_ids = wanted
-        fetched = 0
+        # Only a cache holding issues can be refreshed in part; anything else is stored whole.
+        incremental = bool(cache.issues)
+        existing = {s.id for s in started}
+        membership = self._membership_jql(cache, existing, now) if incremental else None
+        fetched: set[str] = set()
+        dropped: set[str] = set()
         jql = self._refresh_jql(cache, chosen, now)
         if jql is not None:
             fetched = await self._fetch_into(cache, jql, wanted)
+            if membership is not None:
+                dropped = await self._drop_deleted(cache, membership, keep=fetched)
             cache.covered_sprints |= {s.id for s in chosen}
             earliest = min((s.start for s in chosen), default=now)
             if cache.covered_since is None or earliest < cache.covered_since:
                 cache.covered_since = earliest
             cache.loaded_at = now
-            await self._cache.put(self._site, cache)
+            await self._cache.put(
+                self._site,
+                cache,
+                changed=fetched if incremental else None,
+                dropped=dropped,
+            )
         histories = [
             parse_issue_history(raw, field_ids=wanted, status_categories=cache.statuses)
             for raw in cache.issues.values()
         ]
-        return BoardData(board_id, chosen, histories, fetched)
+        return BoardData(board_id, chosen, histories, len(fetched), len(dropped))
+
+    def _membership_jql(self, cache: BoardCache, sprints: set[int], now: datetime) -> str | None:
+        """A query every cached issue matched when fetched and still matches unless deleted.
+
+        An issue leaves a covered sprint only by an edit, which moves its ``updated`` past
+        ``covered_since``; so the two clauses together keep every issue we ever cached. Only
+        sprints the board still has are named: JQL refuses an unknown sprint id.
+        """
+        clauses: list[str] = []
+        if covered := sorted(cache.covered_sprints & sprints):
+            clauses.append(f"sprint in ({', '.join(map(str, covered))})")
+        if cache.covered_since is not None:
+            minutes = math.ceil((now - cache.covered_since).total_seconds() / 60)
+            clauses.append(f"updated >= -{max(1, minutes) + _OVERLAP_MINUTES}m")
+        if not clauses:
+            return None
+        where = " OR ".join(clauses)
+        if cache.project_key:
+            return f"project = {jql_string(cache.project_key)} AND ({where})"
+        return where
+
+    async def _drop_deleted(self, cache: BoardCache, jql: str, *, keep: set[str]) -> set[str]:
+        # Ids only: one request per 5000 issues on Cloud. An issue without a stored id (a
+        # cache written by an older version) cannot be checked and is kept.
+        present = {issue_id async for issue_id in self._client.search_ids(jql)}
+        gone = {
+            key
+            for key, raw in cache.issues.items()
+            if key not in keep and raw.get("id") is not None and str(raw["id"]) not in present
+        }
+        for key in gone:
+            del cache.issues[key]
+        return gone
 
     def _refresh_jql(
         self, cache: BoardCache, chosen: Sequence[SprintInfo], now: datetime
@@ -290,12 +426,12 @@ class SprintDataLoader:
             return None
         where = " OR ".join(clauses)
         if cache.project_key:
-            return f'project = "{cache.project_key}" AND ({where})'
+            return f"project = {jql_string(cache.project_key)} AND ({where})"
         return where
 
-    async def _fetch_into(self, cache: BoardCache, jql: str, ids: FieldIds) -> int:
+    async def _fetch_into(self, cache: BoardCache, jql: str, ids: FieldIds) -> set[str]:
         fields = ["summary", "status", "issuetype", "created", "updated", ids.points, ids.sprint]
-        count = 0
+        keys: set[str] = set()
         async for issue in self._client.search(jql, fields=fields, expand=["changelog"]):
             changelog = dict(issue.changelog or {})
             histories = list(changelog.get("histories") or [])
@@ -303,12 +439,13 @@ class SprintDataLoader:
             if isinstance(total, int) and total > len(histories):
                 histories = await self._full_changelog(issue.key)
             cache.issues[issue.key] = {
+                "id": issue.id,
                 "key": issue.key,
                 "fields": issue.fields,
                 "changelog": {"histories": histories},
             }
-            count += 1
-        return count
+            keys.add(issue.key)
+        return keys
 
     async def _full_changelog(self, key: str) -> list[dict[str, Any]]:
         # Search embeds only the newest changelog entries; the rest needs the issue's own list.

@@ -1,22 +1,24 @@
 """The export executor: carries out an :class:`ExportPlan` through bulk create and the ledger.
 
 Never duplicates: every create is recorded in the write ledger (intent) before its chunk goes
-out and marked ``sent`` just before; an entry found ``sent`` on a later run (a crash, a lost
-answer) is reconciled against Jira by its stamped external id before anything is re-sent.
+out and marked ``sent`` just before. A lost answer is looked up by the client's one reconcile
+path (:meth:`~jirabridge.jira.JiraClient.bulk_create`); an entry still ``sent`` on a later run
+(a crash, an answer nobody could confirm) is looked up the same way before anything is re-sent.
 Epics go first so stories can link to them; chunks are at most 50 issues (Jira's limit).
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from jirabridge.errors import ApiError, ValidationError
-from jirabridge.jira import EXTERNAL_ID_PROPERTY, CreatedIssue, Issue, IssueInput, JiraClient
-from jirabridge.jira.creation import BULK_CREATE_MAX
+from jirabridge.jira import CreatedIssue, IssueInput, JiraClient
+from jirabridge.jira.creation import BULK_CREATE_MAX, newer_key
 from jirabridge.store.ledger import LedgerKey, WriteLedger
 from jirabridge.store.models import LedgerState, WriteOperation
 from jirabridge.sync.stories.plan import (
@@ -79,14 +81,6 @@ class ExportResult:
 Progress = Callable[[ItemResult], Awaitable[None] | None]
 
 
-def _stamp_of(issue: Issue) -> str | None:
-    value = (issue.properties or {}).get(EXTERNAL_ID_PROPERTY)
-    if isinstance(value, Mapping):
-        found = value.get("externalId")
-        return str(found) if found is not None else None
-    return None
-
-
 def _ledger_key(site: str, external_id: str) -> LedgerKey:
     return LedgerKey(site, LEDGER_KIND, external_id)
 
@@ -118,9 +112,7 @@ class _Run:
         site: str,
         progress: Progress | None,
         chunk_size: int,
-        sleep: Callable[[float], Awaitable[None]],
     ) -> None:
-        self.sleep = sleep
         self.plan = plan
         self.jira = jira
         self.ledger = ledger
@@ -239,95 +231,67 @@ class _Run:
         for start in range(0, len(to_send), self.chunk_size):
             await self.send_chunk(to_send[start : start + self.chunk_size])
 
+    def anchor(self) -> dict[str, str]:
+        """The newest key of the project this run knows: every issue a chunk sent from now on
+        creates gets a higher number, so the client's look-up after a lost answer can start
+        there (one page instead of every recent issue)."""
+        project = self.plan.profile.project
+        newest: str | None = None
+        for key in self.keys.values():
+            if key.startswith(f"{project}-"):
+                newest = newer_key(newest, key)
+        return {project: newest} if newest else {}
+
     async def reconcile(
         self, pending: Sequence[tuple[PlannedIssue, dict[str, Any]]]
     ) -> dict[str, CreatedIssue]:
         """Find issues an earlier run sent whose answers were lost, by our stamp.
 
-        Search narrows the candidates (ours, in the project, created lately); the stamp is read
-        from the search answer when the site returns properties there, else by a consistent
-        read of each candidate whose summary matches, so a site whose search omits properties
-        (or lags) cannot make us create twice. Polled like the client's own reconcile.
+        The client's one look-up (:meth:`JiraClient.find_created_issues`), with no anchor key
+        (an earlier run's later chunks may be newer than these) and a window reaching back to
+        when the oldest of them was sent.
         """
-        policy = self.jira.reconcile_policy
-        wanted = {issue.external_id: fields.get("summary") for issue, fields in pending}
-        summaries = {s for s in wanted.values() if isinstance(s, str)}
-        found: dict[str, CreatedIssue] = {}
-        checked: set[str] = set()
-        jql = (
-            f'project = "{self.plan.profile.project}" AND creator = currentUser() '
-            f'AND created >= "-{policy.window_minutes}m" ORDER BY created DESC'
+        wanted: dict[str, str | None] = {}
+        oldest: datetime | None = None
+        for issue, fields in pending:
+            summary = fields.get("summary")
+            wanted[issue.external_id] = summary if isinstance(summary, str) else None
+            entry = await self.ledger.get(_ledger_key(self.site, issue.external_id))
+            if entry is not None and (oldest is None or entry.updated_at < oldest):
+                oldest = entry.updated_at
+        window = self.jira.reconcile_policy.window_minutes
+        if oldest is not None:
+            sent_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age = (datetime.now(UTC) - sent_at).total_seconds()
+            window = max(window, math.ceil(age / 60) + 5)
+        return await self.jira.find_created_issues(
+            self.plan.profile.project, wanted, window_minutes=window
         )
-        for attempt in range(policy.attempts):
-            if attempt:
-                await self.sleep(policy.delay)
-            async for issue in self.jira.search(
-                jql,
-                fields=["summary"],
-                properties=[EXTERNAL_ID_PROPERTY],
-                strategy="pages",
-            ):
-                stamp = _stamp_of(issue)
-                if stamp is None and issue.summary in summaries and issue.key not in checked:
-                    checked.add(issue.key)
-                    stamp = await self.jira.issue_external_id(issue.key)
-                if stamp in wanted and stamp not in found:
-                    found[stamp] = CreatedIssue(id=issue.id, key=issue.key)
-            if wanted.keys() <= found.keys():
-                break
-        return found
 
-    async def send_chunk(
-        self, chunk: Sequence[tuple[PlannedIssue, dict[str, Any]]], sends: int = 1
-    ) -> None:
+    async def send_chunk(self, chunk: Sequence[tuple[PlannedIssue, dict[str, Any]]]) -> None:
         for issue, _ in chunk:
             await self.ledger.mark_sent(_ledger_key(self.site, issue.external_id))
-        # One send per call: the client's own resend after a lost answer relies on search
-        # returning our stamp, which not every site does (decision 0450). Lost answers come
-        # back here as "no status" and are reconciled by consistent reads below.
-        policy = self.jira.reconcile_policy
-        self.jira.reconcile_policy = replace(policy, max_sends=1)
-        try:
-            answers = await self.jira.bulk_create(
-                [IssueInput(fields=f, external_id=issue.external_id) for issue, f in chunk]
-            )
-        finally:
-            self.jira.reconcile_policy = policy
-        lost: list[tuple[PlannedIssue, dict[str, Any]]] = []
-        for (issue, fields), answer in zip(chunk, answers, strict=True):
+        # The client looks up a lost answer once and re-sends only what it did not find; what
+        # is still open after that comes back ``unknown`` and its entry stays ``sent``.
+        answers = await self.jira.bulk_create(
+            [IssueInput(fields=f, external_id=issue.external_id) for issue, f in chunk],
+            after_keys=self.anchor(),
+        )
+        for (issue, _), answer in zip(chunk, answers, strict=True):
             key = _ledger_key(self.site, issue.external_id)
             if answer.issue is not None:
                 await self.ledger.confirm(key, answer.issue.key)
                 await self.report(
                     ItemResult(issue.item_id, issue.level, "created", key=answer.issue.key)
                 )
-                continue
-            if answer.status is None or answer.status >= 500:
-                # No answer, or a 5xx that may have been applied: look before resending.
-                lost.append((issue, fields))
-                continue
-            message = _message(answer.error_messages, answer.field_errors)
-            await self.ledger.mark_failed(key, message)
-            await self.report(ItemResult(issue.item_id, issue.level, "failed", error=message))
-        if not lost:
-            return
-        found = await self.reconcile(lost)
-        missing = []
-        for issue, fields in lost:
-            created = found.get(issue.external_id)
-            if created is None:
-                missing.append((issue, fields))
-                continue
-            await self.ledger.confirm(_ledger_key(self.site, issue.external_id), created.key)
-            await self.report(ItemResult(issue.item_id, issue.level, "created", key=created.key))
-        if missing and sends < policy.max_sends:
-            await self.send_chunk(missing, sends + 1)
-            return
-        for issue, _ in missing:
-            # No definite answer: the entry stays ``sent`` and the next run reconciles it.
-            await self.report(
-                ItemResult(issue.item_id, issue.level, "unknown", error="no answer from Jira")
-            )
+            elif answer.unknown:
+                # No definite answer: the next run reconciles it before anything is re-sent.
+                message = _message(answer.error_messages, answer.field_errors)
+                await self.report(ItemResult(issue.item_id, issue.level, "unknown", error=message))
+            else:
+                message = _message(answer.error_messages, answer.field_errors)
+                await self.ledger.mark_failed(key, message)
+                await self.report(ItemResult(issue.item_id, issue.level, "failed", error=message))
 
 
 def _message(messages: Sequence[str], field_errors: Mapping[str, str]) -> str:
@@ -343,19 +307,19 @@ async def apply_export(
     site: str,
     progress: Progress | None = None,
     chunk_size: int = BULK_CREATE_MAX,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ExportResult:
     """Carry out ``plan`` on ``site``: epics first, then stories, in chunks of ``chunk_size``.
 
     Safe to run again after a crash or with an edited file (re-plan first): items already in
     Jira are found through the ledger and updated, never created twice. ``progress`` is called
-    with each item's result as soon as it is known; ``sleep`` waits between reconcile polls.
+    with each item's result as soon as it is known. Waits (retries, the look-up after a lost
+    answer) are the client's own, on its injected ``sleep``.
     """
     if not plan.ok:
         raise_problems(plan)
     if not 1 <= chunk_size <= BULK_CREATE_MAX:
         raise ValidationError(f"chunk_size must be between 1 and {BULK_CREATE_MAX}")
-    run = _Run(plan, jira, ledger, site, progress, chunk_size, sleep)
+    run = _Run(plan, jira, ledger, site, progress, chunk_size)
     await run.level("epic")
     await run.level("story")
     return ExportResult([run.results[i.item_id] for i in plan.issues])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from jirabridge.errors import ApiError, ConfigError
 from jirabridge.github import GitHubClient
 from jirabridge.jira import JiraClient
+from jirabridge.jira.jql import jql_string
 from jirabridge.store.ledger import LedgerKey, WriteLedger
 from jirabridge.store.models import LedgerState
 from jirabridge.sync.triage.engine import TriageAction, TriagePlan
@@ -49,7 +50,7 @@ async def count_open_work(
     for member in members:
         total = 0
         if jira is not None:
-            jql = f'assignee = "{member.jira}" AND statusCategory != Done'
+            jql = f"assignee = {jql_string(member.jira)} AND statusCategory != Done"
             total += sum([1 async for _ in jira.search(jql, fields=["key"])])
         if github is not None:
             for repo in repos:

@@ -232,6 +232,9 @@ def load_rules(text: str) -> RuleSet:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
         raise TriageRulesError([(line, f"not valid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        # The reader's errors (control characters, bad encoding) carry no mark.
+        raise TriageRulesError([(1, f"not valid YAML: {exc}")]) from None
     if root is None:
         raise TriageRulesError([(1, "the rules file is empty")])
     check = _Checker()

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.errors import ApiError, ApiNotFoundError, JirabridgeError
+from jirabridge.errors import ApiError, ApiNotFoundError, JirabridgeError, StorageError
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
 from jirabridge.jira.dates import from_epoch_ms
 from jirabridge.jira.models import Worklog
@@ -370,6 +370,11 @@ class WorklogSync:
         }
         try:
             outcome = await handlers[action.kind](action)
+        except StorageError:
+            # Our own database is away (a restart, a failover): that says nothing about the
+            # record, so it is not marked failed; the caller (a durable step) tries again and
+            # the ledger tells the next attempt what already reached Jira.
+            raise
         except JirabridgeError as exc:
             outcome = await self._failed(action, exc)
         await self._log(action, outcome, run_id)

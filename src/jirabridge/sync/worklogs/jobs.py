@@ -1,4 +1,8 @@
-"""Bulk worklog syncs as durable workflows, one queue partition per Jira connection.
+"""Bulk worklog syncs as durable workflows, queued per Jira site.
+
+Runs go to the partition of the connection's site (:attr:`JiraConnectionRow.site_key`), not
+of the connection: two users' connections to one Jira share its rate limits and per-issue
+write windows, so their runs are serialised in one partition, while other sites run beside.
 
 A run is a workflow with one step per record. Each step plans that record afresh and applies
 it; if the process dies inside a step, DBOS runs the step again after restart, the plan then
@@ -26,6 +30,7 @@ from jirabridge.errors import ConfigError, JirabridgeError, NotFoundError
 from jirabridge.jobs import registry
 from jirabridge.jobs.engine import JobEngine, JobHandle
 from jirabridge.jobs.ids import workflow_id
+from jirabridge.store.account_models import JiraConnectionRow
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.models import utcnow
 from jirabridge.store.worklog_models import (
@@ -53,7 +58,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: One run at a time per connection: runs of one site share its rate limits and per-issue
+#: One run at a time per Jira site: runs of one site share its rate limits and per-issue
 #: windows, and two runs touching the same record must not interleave.
 WORKLOG_QUEUE = registry.declare_site_queue("worklogs", per_site_concurrency=1)
 
@@ -77,14 +82,16 @@ def _configured() -> tuple[async_sessionmaker[AsyncSession], SyncProvider]:
     return _sessions, _provider
 
 
-@registry.step(name="worklogs.sync-record", retries=2, retry_interval_sec=1.0)
-async def sync_record(run_id: str, site: str, record_id: str) -> dict[str, Any]:
+# Retries ride out our own database going away (about a minute, backing off from 1 s);
+# Jira's errors do not get here: the client retries them and the outcome records the rest.
+@registry.step(name="worklogs.sync-record", retries=6, retry_interval_sec=1.0)
+async def sync_record(run_id: str, connection_id: str, record_id: str) -> dict[str, Any]:
     """Plan and apply one record; the outcome as a picklable dict."""
     _, provider = _configured()
     sessions, _ = _configured()
     async with read_transaction(sessions) as session:
         run = await session.get(SyncRunRow, run_id)
-    async with provider(site) as sync:
+    async with provider(connection_id) as sync:
         sync.actor_user_id = run.actor_user_id if run is not None else None
         plan = await sync.plan([record_id])
         if not plan.actions:
@@ -112,11 +119,11 @@ async def finish_run(run_id: str, summary: dict[str, Any]) -> None:
 
 
 @registry.workflow("worklogs.sync-run")
-async def sync_run(run_id: str, site: str, record_ids: list[str]) -> dict[str, Any]:
-    """Sync ``record_ids`` through connection ``site``, one durable step per record."""
+async def sync_run(run_id: str, connection_id: str, record_ids: list[str]) -> dict[str, Any]:
+    """Sync ``record_ids`` through ``connection_id``, one durable step per record."""
     summary = SyncSummary()
     for record_id in record_ids:
-        raw = await sync_record(run_id, site, record_id)
+        raw = await sync_record(run_id, connection_id, record_id)
         summary.add(
             ActionOutcome(
                 record_id=raw["record_id"],
@@ -141,9 +148,10 @@ async def start_run(
     owner_team_id: str | None = None,
     actor_user_id: str | None = None,
 ) -> tuple[str, JobHandle[dict[str, Any]]]:
-    """Record a run and enqueue its workflow on the connection's partition; the run id."""
+    """Record a run and enqueue its workflow on its site's partition; the run id."""
     ids = list(dict.fromkeys(record_ids))
     async with write_transaction(sessions) as session:
+        site = await _site_of(session, connection_id)
         run = SyncRunRow(
             owner_user_id=owner_user_id,
             owner_team_id=owner_team_id,
@@ -163,7 +171,7 @@ async def start_run(
         run_id = run.id
     handle = await jobs.enqueue(
         WORKLOG_QUEUE,
-        connection_id,
+        site,
         workflow_id("worklog-run", run_id),
         sync_run,
         run_id,
@@ -171,6 +179,14 @@ async def start_run(
         ids,
     )
     return run_id, handle
+
+
+async def _site_of(session: AsyncSession, connection_id: str) -> str:
+    """The queue partition of ``connection_id``'s runs: its Jira site."""
+    connection = await session.get(JiraConnectionRow, connection_id)
+    if connection is None:
+        raise NotFoundError("no such Jira connection")
+    return connection.site_key
 
 
 class RunProgress(dict[str, Any]):
@@ -224,25 +240,25 @@ FIRST_PULL_LOOKBACK = timedelta(days=30)
 
 
 @registry.step(name="worklogs.pull-changes", retries=2, retry_interval_sec=1.0)
-async def pull_changes(site: str, since_iso: str) -> dict[str, Any]:
+async def pull_changes(connection_id: str, since_iso: str) -> dict[str, Any]:
     """Take a connection's Jira-side changes since the cursor; store the new cursor."""
     sessions, provider = _configured()
     since = datetime.fromisoformat(since_iso)
-    async with provider(site) as sync:
-        summary, cursor = await sync.pull(since, run_id=f"pull:{site}:{since_iso}")
+    async with provider(connection_id) as sync:
+        summary, cursor = await sync.pull(since, run_id=f"pull:{connection_id}:{since_iso}")
     async with write_transaction(sessions) as session:
-        row = await session.get(PullCursorRow, site)
+        row = await session.get(PullCursorRow, connection_id)
         if row is None:
-            session.add(PullCursorRow(connection_id=site, cursor=cursor))
+            session.add(PullCursorRow(connection_id=connection_id, cursor=cursor))
         elif cursor > row.cursor:
             row.cursor = cursor
     return {**summary.as_dict(), "cursor": cursor.isoformat()}
 
 
 @registry.workflow("worklogs.pull")
-async def pull_run(site: str, since_iso: str) -> dict[str, Any]:
-    """One pull-back of connection ``site`` from ``since_iso``."""
-    return await pull_changes(site, since_iso)
+async def pull_run(connection_id: str, since_iso: str) -> dict[str, Any]:
+    """One pull-back of ``connection_id`` from ``since_iso``."""
+    return await pull_changes(connection_id, since_iso)
 
 
 async def enqueue_pull(
@@ -263,11 +279,12 @@ async def enqueue_pull(
     current = now or utcnow()
     async with read_transaction(sessions) as session:
         row = await session.get(PullCursorRow, connection_id)
+        site = await _site_of(session, connection_id)
     since = row.cursor if row is not None else current - FIRST_PULL_LOOKBACK
     since_iso = since.isoformat()
     return await jobs.enqueue(
         WORKLOG_QUEUE,
-        connection_id,
+        site,
         workflow_id("worklog-pull", connection_id, slot or current.strftime("%Y%m%dT%H%M")),
         pull_run,
         connection_id,

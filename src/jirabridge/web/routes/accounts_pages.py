@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jirabridge.errors import JirabridgeError, PermissionDeniedError
+from jirabridge.service.account_wiring import AccountsContext
 from jirabridge.service.connections import ConnectionInput, TestOutcome
 from jirabridge.store.account_models import ConnectionKind
 from jirabridge.store.accounts import AuditLog, TeamRepository
@@ -25,6 +26,7 @@ from jirabridge.web.auth import (
     AccountsDep,
     Caller,
     clear_session_cookie,
+    get_api_limiter,
     login_redirect,
     optional_caller,
     set_session_cookie,
@@ -98,6 +100,18 @@ async def account_indicator(request: Request, ctx: AccountsDep, caller: Optional
     )
 
 
+def _set_login_csrf(response: Response, token: str, ctx: AccountsContext) -> None:
+    # The login form has no session yet: a double-submit cookie, strict and short-lived.
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=3600,
+        secure=ctx.secure_cookies,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, ctx: AccountsDep, next: str = "") -> Response:
     """The login page."""
@@ -109,7 +123,7 @@ async def login_form(request: Request, ctx: AccountsDep, next: str = "") -> Resp
         ctx,
         {"login_csrf": token, "next": _safe_next(next), "email": "", "error": None},
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    _set_login_csrf(response, token, ctx)
     return response
 
 
@@ -126,6 +140,12 @@ async def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         raise PermissionDeniedError("the login form expired; reload the page and try again")
+    limiter = get_api_limiter(request)
+    if limiter is not None:
+        # Before the password check: guessing costs a token whether it succeeds or not.
+        await limiter.check_login(
+            email=email, address=request.client.host if request.client else None
+        )
     user = await ctx.accounts.authenticate(email, password)
     if user is None:
         token = secrets.token_urlsafe(24)
@@ -142,9 +162,7 @@ async def login(
             },
             status_code=400,
         )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600
-        )
+        _set_login_csrf(response, token, ctx)
         return response
     session_token = await ctx.accounts.start_session(user)
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -1,7 +1,7 @@
 """REST API of the GitHub-and-Jira features.
 
 ``/api/devlinks/links`` (per issue or repository), ``/api/devlinks/commits/{sha}`` (Smart
-Commit results), ``/api/devlinks/backfill`` (progress), ``/api/keys/explain``,
+Commit results), ``/api/devlinks/backfill`` (progress), ``/api/issue-keys/explain``,
 ``/api/triage/log`` and ``/api/triage/dry-run``. Everything is scoped to the caller, or to one
 of the caller's teams with ``?owner=team:<id>``; another owner's rows are never visible.
 """
@@ -28,28 +28,38 @@ from jirabridge.sync.triage import (
 )
 from jirabridge.web.auth import AccountsDep, Caller, require_api_caller
 
-__all__ = ["owner_store", "router"]
+__all__ = ["owner_store", "resolve_owner", "router"]
 
 router = APIRouter(prefix="/api", tags=["github-jira"])
 
 CallerDep = Annotated[Caller, Depends(require_api_caller)]
 
 
-async def owner_store(caller: Caller, ctx: AccountsContext, owner: str | None) -> DevLinkStore:
-    """The store of ``owner`` (default: the caller), after checking the caller may see it.
+async def resolve_owner(
+    caller: Caller,
+    ctx: AccountsContext,
+    owner: str | None,
+    scope: ApiKeyScope = ApiKeyScope.READ,
+) -> str:
+    """The owner key ``owner`` (default: the caller) after checking the caller may act for it.
 
     A team the caller is not in answers 404, as if it did not exist.
     """
-    caller.require(ApiKeyScope.READ)
+    caller.require(scope)
     if owner is None or owner == f"user:{caller.user.id}":
-        return DevLinkStore(ctx.sessions, f"user:{caller.user.id}")
+        return f"user:{caller.user.id}"
     kind, _, ident = owner.partition(":")
     if kind == "team":
         async with read_transaction(ctx.sessions) as session:
             teams = await TeamRepository(session).teams_of(caller.user.id)
         if any(t.id == ident for t in teams):
-            return DevLinkStore(ctx.sessions, owner)
+            return owner
     raise NotFoundError("no such owner")
+
+
+async def owner_store(caller: Caller, ctx: AccountsContext, owner: str | None) -> DevLinkStore:
+    """The store of ``owner`` (default: the caller), after checking the caller may see it."""
+    return DevLinkStore(ctx.sessions, await resolve_owner(caller, ctx, owner))
 
 
 class LinkOut(BaseModel):
@@ -214,7 +224,7 @@ async def triage_log(
     ]
 
 
-@router.post("/keys/explain", response_model=list[ExplainOut])
+@router.post("/issue-keys/explain", response_model=list[ExplainOut])
 async def keys_explain(body: ExplainIn, caller: CallerDep) -> list[ExplainOut]:
     """Which issue keys the text holds, and why each candidate was kept or dropped."""
     caller.require(ApiKeyScope.READ)

@@ -29,11 +29,10 @@ _FIELD_ID = re.compile(r"^(customfield_\d{1,18}|[A-Za-z][A-Za-z0-9_]{0,63})$")
 
 
 def get_report_service(request: Request, ctx: AccountsDep) -> ReportService:
-    """The report service of this app (built on first use, cache in the data directory)."""
+    """The report service of this app (built on first use, cache in the database)."""
     service: ReportService | None = getattr(request.app.state, "reports", None)
     if service is None:
-        settings = request.app.state.settings
-        service = ReportService.with_file_cache(ctx.connections, ctx.clients, settings.data_dir)
+        service = ReportService.with_database_cache(ctx.connections, ctx.clients, ctx.sessions)
         request.app.state.reports = service
     return service
 

@@ -1,117 +1,208 @@
-"""REST API of the stories export: preview a file, export it, on one of your connections.
+"""REST API of the stories export (contract: docs/stories-export-api.md).
 
-``POST /api/stories/preview`` returns the plan (every issue with its final fields and how its
-description will read, and every problem with its line) without writing anything;
-``POST /api/stories/export`` applies exactly that plan and returns per-item results with Jira
-links. The caller's connections only (another user's connection is a 404); item ids are
-namespaced by the caller and profile name, so two users' ``S1`` never meet.
+Profiles (CRUD), Jira metadata for the profile editor, preview (a plan and its ``plan_id``),
+export start (a durable job; 202 with its id), history, progress by polling or server-sent
+events, rollback (dry-run or apply) and a manual status refresh. The caller's own (and their
+teams') profiles, exports and connections only: anything else is a 404.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
-from jirabridge.errors import ValidationError
 from jirabridge.service.api_keys import ApiKeyScope
-from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
-from jirabridge.store.ledger import WriteLedger
-from jirabridge.sync.stories import (
-    ExportPlan,
-    ExportProfile,
-    apply_export,
-    parse_stories,
-    plan_export,
-    prior_state,
+from jirabridge.service.stories import (
+    ExportRequest,
+    ProfileInput,
+    RollbackRequest,
+    StoriesService,
+    install_story_jobs,
 )
-from jirabridge.sync.stories.parse import detect_format
-from jirabridge.web.auth import AccountsDep, ApiCallerDep, Caller
+from jirabridge.web.auth import AccountsDep, Caller, require_api_caller
+from jirabridge.web.deps import get_runtime
 
-__all__ = ["router"]
+__all__ = ["get_stories_service", "router"]
 
 router = APIRouter(prefix="/api/stories", tags=["stories"])
 
-
-class StoriesRequest(BaseModel):
-    """A stories file and how to map it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    connection_id: str
-    filename: str = Field(min_length=1, max_length=255, description="Its extension: the format.")
-    content: str = Field(max_length=5_000_000)
-    profile_name: str = Field(default="default", pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    #: The export profile's settings (``project`` at least); ``namespace`` is set by us.
-    profile: dict[str, Any]
+CallerDep = Annotated[Caller, Depends(require_api_caller)]
+#: How often the event stream looks for new item results.
+EVENTS_POLL_SEC = 0.25
 
 
-def _profile(body: StoriesRequest, caller: Caller, row: JiraConnectionRow) -> ExportProfile:
-    settings = {k: v for k, v in body.profile.items() if k != "namespace"}
-    if "flavor" not in settings:
-        dc = row.kind in (ConnectionKind.DC_PAT, ConnectionKind.DC_BASIC)
-        settings["flavor"] = "datacenter" if dc else "cloud"
-    settings["namespace"] = f"u-{caller.user.id}.{body.profile_name}"
-    try:
-        return ExportProfile.model_validate(settings)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationError(f"profile.{where}: {first['msg']}") from None
+def get_stories_service(request: Request, accounts: AccountsDep) -> StoriesService:
+    """The app's :class:`StoriesService` (built on first use from the runtime)."""
+    service: StoriesService | None = getattr(request.app.state, "stories", None)
+    if service is None:
+        runtime = get_runtime(request)
+        service = StoriesService(runtime.sessions, accounts.clients, jobs=runtime.jobs)
+        request.app.state.stories = service
+        # Exports started here use the same clients (and, in tests, the same transport).
+        install_story_jobs(runtime.sessions, lambda: service)
+    return service
 
 
-def _site(row: JiraConnectionRow) -> str:
-    return row.cloud_id or row.base_url
+ServiceDep = Annotated[StoriesService, Depends(get_stories_service)]
 
 
-async def _plan(
-    body: StoriesRequest, caller: Caller, ctx: AccountsDep
-) -> tuple[ExportPlan, JiraConnectionRow]:
-    row = await ctx.connections.get(caller.user.id, body.connection_id)
-    profile = _profile(body, caller, row)
-    stories = parse_stories(body.content, detect_format(body.filename))
-    ids = [e.id for e in stories.epics] + [s.id for s in stories.stories]
-    ledger = WriteLedger(ctx.sessions)
-    return plan_export(stories, profile, await prior_state(ledger, _site(row), profile, ids)), row
+def _reader(caller: Caller) -> str:
+    caller.require(ApiKeyScope.READ)
+    return caller.user.id
+
+
+def _writer(caller: Caller) -> str:
+    caller.require(ApiKeyScope.WRITE)
+    return caller.user.id
+
+
+# -- profiles -------------------------------------------------------------------------------
+
+
+@router.get("/profiles")
+async def list_profiles(caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
+    """The caller's export profiles."""
+    return {"items": await service.list_profiles(_reader(caller))}
+
+
+@router.post("/profiles", status_code=201)
+async def create_profile(
+    caller: CallerDep, service: ServiceDep, body: ProfileInput
+) -> dict[str, Any]:
+    """Save a profile (409 when the name is taken)."""
+    return await service.create_profile(_writer(caller), body)
+
+
+@router.get("/profiles/{profile_id}")
+async def get_profile(caller: CallerDep, service: ServiceDep, profile_id: str) -> dict[str, Any]:
+    """One profile."""
+    return await service.get_profile(_reader(caller), profile_id)
+
+
+@router.put("/profiles/{profile_id}")
+async def update_profile(
+    caller: CallerDep, service: ServiceDep, profile_id: str, body: ProfileInput
+) -> dict[str, Any]:
+    """Replace a profile; its ``version`` grows (previews made before no longer export)."""
+    return await service.update_profile(_writer(caller), profile_id, body)
+
+
+@router.delete("/profiles/{profile_id}", status_code=204)
+async def delete_profile(caller: CallerDep, service: ServiceDep, profile_id: str) -> Response:
+    """Delete a profile (its exports keep their copy of it)."""
+    await service.delete_profile(_writer(caller), profile_id)
+    return Response(status_code=204)
+
+
+# -- Jira metadata for the editor -----------------------------------------------------------
+
+
+@router.get("/connections/{connection_id}/projects")
+async def projects(
+    caller: CallerDep, service: ServiceDep, connection_id: str, refresh: bool = False
+) -> dict[str, Any]:
+    """Projects the connection can see (cached a few minutes; ``refresh=true`` asks again)."""
+    items = await service.projects(_reader(caller), connection_id, refresh=refresh)
+    return {"items": items}
+
+
+@router.get("/connections/{connection_id}/projects/{project}/mapping")
+async def mapping_options(
+    caller: CallerDep, service: ServiceDep, connection_id: str, project: str, refresh: bool = False
+) -> dict[str, Any]:
+    """Issue types per level, fields per type (required ones flagged), and the site's story
+    points / epic link / epic name fields, from createmeta."""
+    return await service.mapping_options(_reader(caller), connection_id, project, refresh=refresh)
+
+
+# -- preview and export ---------------------------------------------------------------------
 
 
 @router.post("/preview")
-async def preview(body: StoriesRequest, caller: ApiCallerDep, ctx: AccountsDep) -> dict[str, Any]:
-    """The plan of the export: nothing is written."""
-    caller.require(ApiKeyScope.READ)
-    plan, _ = await _plan(body, caller, ctx)
-    return plan.to_dict()
+async def preview(caller: CallerDep, service: ServiceDep, body: ExportRequest) -> dict[str, Any]:
+    """The plan of the export and its ``plan_id``: nothing is written."""
+    return (await service.preview(_reader(caller), body)).as_dict()
 
 
-@router.post("/export")
-async def export(body: StoriesRequest, caller: ApiCallerDep, ctx: AccountsDep) -> dict[str, Any]:
-    """Apply the plan (refused with 422 when it has problems); per-item results."""
-    caller.require(ApiKeyScope.WRITE)
-    plan, row = await _plan(body, caller, ctx)
-    if not plan.ok:
-        return {"ok": False, "plan": plan.to_dict(), "results": []}
-    jira = await ctx.clients.for_connection(row)
-    try:
-        result = await apply_export(
-            plan, jira=jira, ledger=WriteLedger(ctx.sessions), site=_site(row)
-        )
-    finally:
-        await jira.aclose()
-    base = row.base_url.rstrip("/")
-    return {
-        "ok": result.ok,
-        "counts": result.counts(),
-        "results": [
-            {
-                "item": r.item_id,
-                "level": r.level,
-                "status": r.status,
-                "key": r.key,
-                "url": f"{base}/browse/{r.key}" if r.key else None,
-                "error": r.error,
-            }
-            for r in result.results
-        ],
-    }
+@router.post("/exports", status_code=202)
+async def start_export(
+    caller: CallerDep, service: ServiceDep, body: ExportRequest
+) -> dict[str, Any]:
+    """Export exactly the previewed plan (``plan_id``): 409 if anything changed since, 422 if
+    the plan has problems; else the export is queued and its id returned."""
+    export_id = await service.start_export(_writer(caller), body)
+    return {"export_id": export_id, "status": "queued"}
+
+
+@router.get("/exports")
+async def list_exports(
+    caller: CallerDep,
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Export history, newest first."""
+    items, total = await service.list_exports(_reader(caller), offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+@router.get("/exports/{export_id}")
+async def get_export(caller: CallerDep, service: ServiceDep, export_id: str) -> dict[str, Any]:
+    """One export: status, counts, and every item with its outcome and Jira link."""
+    return await service.get_export(_reader(caller), export_id)
+
+
+@router.get("/exports/{export_id}/events")
+async def export_events(
+    caller: CallerDep, service: ServiceDep, export_id: str
+) -> StreamingResponse:
+    """Server-sent events: ``item`` per item result, ``progress`` with the counts after each
+    change, ``done`` with the summary when the export has finished or failed."""
+    user_id = _reader(caller)
+    first = await service.get_export(user_id, export_id)
+
+    async def stream() -> AsyncIterator[str]:
+        seen: dict[str, tuple[Any, ...]] = {}
+        current = first
+        last_counts: dict[str, Any] | None = None
+        while True:
+            for item in current["items"]:
+                state = (item["outcome"], item["key"], item["error"])
+                if item["outcome"] != "pending" and seen.get(item["item"]) != state:
+                    seen[item["item"]] = state
+                    yield f"event: item\ndata: {json.dumps(item)}\n\n"
+            summary = {k: v for k, v in current.items() if k != "items"}
+            finished = current["status"] in ("finished", "failed")
+            if finished:
+                yield f"event: done\ndata: {json.dumps(summary)}\n\n"
+                return
+            if summary != last_counts:
+                yield f"event: progress\ndata: {json.dumps(summary)}\n\n"
+                last_counts = summary
+            await asyncio.sleep(EVENTS_POLL_SEC)
+            current = await service.get_export(user_id, export_id)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.post("/exports/{export_id}/rollback")
+async def rollback(
+    caller: CallerDep, service: ServiceDep, export_id: str, body: RollbackRequest
+) -> dict[str, Any]:
+    """Plan (``dry_run: true``, the default) or apply the rollback of what the export
+    created; items edited in Jira since are refused unless ``force``."""
+    user_id = _reader(caller) if body.dry_run else _writer(caller)
+    return await service.rollback(user_id, export_id, body)
+
+
+@router.post("/exports/{export_id}/refresh-status")
+async def refresh_status(caller: CallerDep, service: ServiceDep, export_id: str) -> dict[str, Any]:
+    """Read each exported issue's current Jira status now; the export with its items."""
+    return await service.refresh_status(_writer(caller), export_id)

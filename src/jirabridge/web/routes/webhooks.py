@@ -7,24 +7,24 @@ Management (API key or session): endpoints, deliveries, replay, status links, li
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from jirabridge.errors import StorageError, ValidationError
+from jirabridge.errors import StorageError
 from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.runtime import Runtime
-from jirabridge.service.webhook_intake import create_endpoint
 from jirabridge.service.webhook_wiring import (
     WebhooksContext,
     build_webhooks_context,
-    setup_instructions,
+    new_endpoint,
 )
 from jirabridge.store.account_models import TeamMembershipRow
 from jirabridge.store.webhook_models import (
@@ -36,7 +36,9 @@ from jirabridge.store.webhook_models import (
     WebhookSource,
 )
 from jirabridge.store.webhooks import (
+    EndpointHealth,
     Owner,
+    endpoint_health,
     list_deliveries,
     list_endpoints,
     replay_deliveries,
@@ -46,10 +48,12 @@ from jirabridge.web.problems import problem
 
 __all__ = [
     "DeliveryOut",
+    "HealthOut",
     "StatusLinkOut",
     "WebhooksDep",
     "endpoint_out",
     "get_webhooks",
+    "health_of",
     "intake_router",
     "owned_links",
     "owner_of",
@@ -107,9 +111,9 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _receive(
-    request: Request, source: WebhookSource, endpoint_id: str, context: WebhooksContext
-) -> Response:
+async def _receive(request: Request, source: WebhookSource) -> Response:
+    endpoint_id: str = request.path_params["endpoint_id"]
+    context = webhooks_for_app(request.app)
     if not _is_json(request.headers.get("content-type")):
         return problem(
             415, "webhook bodies must be application/json", code="unsupported-media-type"
@@ -129,16 +133,20 @@ async def _receive(
     )
 
 
+# The intake routes take the request alone (no dependencies to solve, no body model): FastAPI's
+# dependency resolution was a third of the route's CPU per delivery (bench/RESULTS.md).
+
+
 @intake_router.post("/webhooks/jira/{endpoint_id}", include_in_schema=False)
-async def receive_jira(request: Request, endpoint_id: str, context: WebhooksDep) -> Response:
+async def receive_jira(request: Request) -> Response:
     """Receive a Jira admin (HMAC) or dynamic (JWT) webhook delivery."""
-    return await _receive(request, WebhookSource.JIRA, endpoint_id, context)
+    return await _receive(request, WebhookSource.JIRA)
 
 
 @intake_router.post("/webhooks/github/{endpoint_id}", include_in_schema=False)
-async def receive_github(request: Request, endpoint_id: str, context: WebhooksDep) -> Response:
+async def receive_github(request: Request) -> Response:
     """Receive a GitHub webhook delivery (``X-Hub-Signature-256``)."""
-    return await _receive(request, WebhookSource.GITHUB, endpoint_id, context)
+    return await _receive(request, WebhookSource.GITHUB)
 
 
 # -- management -----------------------------------------------------------------------------------
@@ -208,35 +216,19 @@ async def create_webhook_endpoint(
 ) -> EndpointCreated:
     """Create an endpoint; the response holds its secret, which is not shown again."""
     caller.require(ApiKeyScope.WRITE)
-    kind = body.kind or (
-        EndpointKind.GITHUB if body.source == WebhookSource.GITHUB else EndpointKind.ADMIN
+    created = await new_endpoint(
+        context,
+        await owner_of(context, caller),
+        name=body.name,
+        source=body.source,
+        kind=body.kind,
+        connection_id=body.connection_id,
+        team_id=body.team_id,
     )
-    owner = await owner_of(context, caller)
-    if body.team_id is not None and body.team_id not in owner.team_ids:
-        raise ValidationError("you can only create endpoints for teams you belong to")
-    secret: str | None = None
-    if kind == EndpointKind.DYNAMIC:
-        if context.oauth_client_secret is None:
-            raise ValidationError("dynamic webhooks need the OAuth app configured")
-        secret = context.oauth_client_secret
-    async with context.sessions() as session:
-        row, plain = await create_endpoint(
-            session,
-            context.box,
-            owner_user_id=None if body.team_id else caller.user.id,
-            owner_team_id=body.team_id,
-            name=body.name,
-            source=body.source,
-            kind=kind,
-            connection_id=body.connection_id,
-            secret=secret,
-        )
-        await session.commit()
-    out = endpoint_out(context, row)
     return EndpointCreated(
-        endpoint=out,
-        secret=None if kind == EndpointKind.DYNAMIC else plain,
-        instructions=setup_instructions(kind, out.url),
+        endpoint=endpoint_out(context, created.row),
+        secret=created.secret,
+        instructions=created.instructions,
     )
 
 
@@ -247,6 +239,51 @@ async def list_webhook_endpoints(caller: CallerDep, context: WebhooksDep) -> lis
     async with context.sessions() as session:
         rows = await list_endpoints(session, owner)
     return [endpoint_out(context, row) for row in rows]
+
+
+class HealthOut(BaseModel):
+    """One endpoint's health: last event, backlog, and the connection's schedules."""
+
+    endpoint: EndpointOut
+    pending: int
+    dead: int
+    dynamic_webhook_ids: list[int] | None = None
+    dynamic_jql_filter: str | None = None
+    dynamic_expires_at: datetime | None = None
+    dynamic_last_error: str | None = None
+    polled_until: datetime | None = None
+    last_poll_at: datetime | None = None
+    poll_error: str | None = None
+
+    @classmethod
+    def of(cls, context: WebhooksContext, item: EndpointHealth) -> HealthOut:
+        """Build from the repository's view."""
+        reg, poll = item.registration, item.polling
+        return cls(
+            endpoint=endpoint_out(context, item.endpoint),
+            pending=item.pending,
+            dead=item.dead,
+            dynamic_webhook_ids=list(reg.webhook_ids) if reg else None,
+            dynamic_jql_filter=reg.jql_filter if reg else None,
+            dynamic_expires_at=reg.expires_at if reg else None,
+            dynamic_last_error=reg.last_error if reg else None,
+            polled_until=poll.watermark if poll else None,
+            last_poll_at=poll.last_run_at if poll else None,
+            poll_error=poll.last_error if poll else None,
+        )
+
+
+async def health_of(context: WebhooksContext, owner: Owner) -> list[HealthOut]:
+    """The health view of ``owner``'s endpoints."""
+    async with context.sessions() as session:
+        return [HealthOut.of(context, item) for item in await endpoint_health(session, owner)]
+
+
+@router.get("/health")
+async def webhook_health(caller: CallerDep, context: WebhooksDep) -> list[HealthOut]:
+    """Per endpoint: when the last event arrived, what is waiting or dead, when the dynamic
+    webhooks expire and when the connection was last polled (with any error)."""
+    return await health_of(context, await owner_of(context, caller))
 
 
 class DeliveryOut(BaseModel):
@@ -368,29 +405,93 @@ async def list_status_links(caller: CallerDep, context: WebhooksDep) -> list[Sta
         return [StatusLinkOut.of(row) for row in rows]
 
 
+#: How often the stream looks at the database when no in-process change woke it: changes
+#: applied by a worker in another process reach the page within this.
+SSE_POLL_SEC = 1.0
+#: How far back each look reaches before the cursor: a transaction stamped earlier may commit
+#: later than one already sent. Rows re-seen in this window are not sent twice.
+_SSE_LAG = timedelta(seconds=5)
+_SSE_KEEPALIVE_SEC = 15.0
+
+
+def _event_id(at: datetime) -> str:
+    return str(int(at.timestamp() * 1_000_000))
+
+
+def _cursor_from(last_event_id: str | None, now: datetime) -> datetime:
+    if last_event_id and last_event_id.isdigit():
+        return datetime.fromtimestamp(int(last_event_id) / 1_000_000, UTC)
+    return now
+
+
+def _status_event(row: StatusLinkRow) -> bytes:
+    data = {
+        "link_id": row.id,
+        "issue_key": row.issue_key,
+        "subject_kind": row.subject_kind,
+        "subject_id": row.subject_id,
+        "action": "conflict" if row.conflict else "apply",
+        "jira_status": row.jira_status,
+        "local_state": row.local_state,
+        "reason": row.conflict,
+        "version": row.version,
+    }
+    return f"id: {_event_id(row.updated_at)}\nevent: status\ndata: {json.dumps(data)}\n\n".encode()
+
+
 @router.get("/status-events")
-async def status_events(request: Request, caller: CallerDep, context: WebhooksDep) -> Response:
-    """Server-sent events: one ``status`` event per applied change to the caller's links."""
+async def status_events(
+    request: Request,
+    caller: CallerDep,
+    context: WebhooksDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Server-sent events: one ``status`` event per change to the caller's status links.
+
+    Read from the database, so changes applied by any worker process arrive; an in-process
+    change wakes the stream at once. Each event's id is the change's time: a reconnecting
+    browser sends it back as ``Last-Event-ID`` and receives what changed after it.
+    """
     owner = await owner_of(context, caller)
-    async with context.sessions() as session:
-        visible = set(await session.scalars(owned_links(owner).with_only_columns(StatusLinkRow.id)))
+    cursor = _cursor_from(last_event_id, datetime.now(UTC))
+    strict = last_event_id is not None
+
+    async def changes(since: datetime, *, after: bool) -> list[StatusLinkRow]:
+        query = owned_links(owner).order_by(None).order_by(StatusLinkRow.updated_at)
+        clause = StatusLinkRow.updated_at > since if after else StatusLinkRow.updated_at >= since
+        async with context.sessions() as session:
+            return list(await session.scalars(query.where(clause)))
 
     async def stream() -> AsyncIterator[bytes]:
-        yield b": connected\n\n"
-        async with context.live.listen() as queue:
+        nonlocal cursor
+        yield b"retry: 2000\n: connected\n\n"
+        sent: dict[str, int] = {}
+        first = True
+        idle = 0.0
+        async with context.live.listen() as wake:
             while not await request.is_disconnected():
-                item = await queue.get()
-                if item.link_id not in visible:
-                    continue
-                data = {
-                    "link_id": item.link_id,
-                    "subject_kind": item.subject_kind,
-                    "subject_id": item.subject_id,
-                    "action": item.plan.action.value,
-                    "jira_status": item.plan.jira_status,
-                    "local_state": item.plan.new_local_state,
-                    "reason": item.plan.reason,
-                }
-                yield f"event: status\ndata: {json.dumps(data)}\n\n".encode()
+                # Resuming: strictly after the browser's last id; afterwards, with a lag window.
+                rows = await changes(
+                    cursor if first and strict else cursor - _SSE_LAG, after=first and strict
+                )
+                first = False
+                for row in rows:
+                    if sent.get(row.id, -1) >= row.version:
+                        continue
+                    sent[row.id] = row.version
+                    cursor = max(cursor, row.updated_at)
+                    idle = 0.0
+                    yield _status_event(row)
+                try:
+                    await asyncio.wait_for(wake.get(), timeout=SSE_POLL_SEC)
+                except TimeoutError:
+                    idle += SSE_POLL_SEC
+                    if idle >= _SSE_KEEPALIVE_SEC:
+                        idle = 0.0
+                        yield b": keep-alive\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -8,13 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from jirabridge.store.webhooks import list_deliveries, list_endpoints, replay_deliveries
+from jirabridge.service.account_wiring import AccountsContext
+from jirabridge.service.webhook_wiring import NewEndpoint, WebhooksContext, new_endpoint
+from jirabridge.store.account_models import ConnectionKind
+from jirabridge.store.webhook_models import EndpointKind, WebhookSource
+from jirabridge.store.webhooks import list_deliveries, replay_deliveries
 from jirabridge.web.auth import AccountsDep, Caller, login_redirect, optional_caller, verify_csrf
 from jirabridge.web.routes.webhooks import (
     DeliveryOut,
     StatusLinkOut,
     WebhooksDep,
-    endpoint_out,
+    health_of,
     owned_links,
     owner_of,
 )
@@ -28,21 +32,70 @@ add_nav_item("Events", "/events", order=60)
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 
 
-@router.get("/events", response_class=HTMLResponse)
-async def events_page(request: Request, caller: OptionalCaller, context: WebhooksDep) -> Response:
-    """Endpoints (health), linked issues and deliveries of the caller."""
-    if caller is None:
-        return login_redirect(request)
+async def _page(
+    request: Request,
+    caller: Caller,
+    ctx: AccountsContext,
+    context: WebhooksContext,
+    created: NewEndpoint | None = None,
+    status_code: int = 200,
+) -> Response:
     owner = await owner_of(context, caller)
+    health = await health_of(context, owner)
     async with context.sessions() as session:
-        endpoints = [endpoint_out(context, e) for e in await list_endpoints(session, owner)]
         deliveries = [DeliveryOut.of(d) for d in await list_deliveries(session, owner)]
         links = [StatusLinkOut.of(row) for row in await session.scalars(owned_links(owner))]
     return render(
         request,
         "webhooks/events.html",
-        {"caller": caller, "endpoints": endpoints, "deliveries": deliveries, "links": links},
+        {
+            "caller": caller,
+            "health": health,
+            "deliveries": deliveries,
+            "links": links,
+            "connections": await ctx.connections.list(caller.user.id),
+            "created": created,
+        },
+        status_code=status_code,
     )
+
+
+@router.get("/events", response_class=HTMLResponse)
+async def events_page(
+    request: Request, caller: OptionalCaller, ctx: AccountsDep, context: WebhooksDep
+) -> Response:
+    """Endpoint health, linked issues and deliveries of the caller."""
+    if caller is None:
+        return login_redirect(request)
+    return await _page(request, caller, ctx, context)
+
+
+@router.post("/events/endpoints", response_class=HTMLResponse)
+async def add_endpoint_page(
+    request: Request, caller: OptionalCaller, ctx: AccountsDep, context: WebhooksDep
+) -> Response:
+    """Add a Jira endpoint for one of the caller's connections; its secret is shown once.
+
+    A token connection gets an admin webhook (generated secret, steps for Jira's admin page);
+    an OAuth connection a dynamic one, which the schedules register.
+    """
+    if caller is None:
+        return login_redirect(request)
+    await verify_csrf(request, caller, ctx)
+    form = await request.form()
+    connection_id = str(form.get("connection_id") or "")
+    connection = await ctx.connections.get(caller.user.id, connection_id)
+    kind = EndpointKind.DYNAMIC if connection.kind == ConnectionKind.OAUTH else EndpointKind.ADMIN
+    created = await new_endpoint(
+        context,
+        await owner_of(context, caller),
+        name=str(form.get("name") or "").strip() or connection.name,
+        source=WebhookSource.JIRA,
+        kind=kind,
+        connection_id=connection.id,
+    )
+    # Rendered, not redirected: the secret must not travel in a URL or a cookie.
+    return await _page(request, caller, ctx, context, created=created, status_code=201)
 
 
 async def _replay(

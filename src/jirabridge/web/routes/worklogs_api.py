@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from jirabridge.errors import ApiNotFoundError, NotFoundError, ValidationError
+from jirabridge.jira.jql import jql_string
 from jirabridge.jira.models import Issue
 from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.worklogs import (
@@ -26,6 +27,7 @@ from jirabridge.service.worklogs import (
     RecordPatch,
     WorklogService,
     install_worklog_jobs,
+    record_suggestions,
     suggest_issue_keys,
 )
 from jirabridge.store.time_records import RecordFilter
@@ -138,7 +140,13 @@ async def import_records(
     content_type = request.headers.get("content-type", "")
     raw = await request.body()
     if content_type.startswith("text/csv"):
-        report = await service.import_csv(user_id, raw.decode("utf-8-sig"))
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"the CSV must be UTF-8 (byte {exc.start} is not): save it as UTF-8 and retry"
+            ) from None
+        report = await service.import_csv(user_id, text)
     else:
         try:
             body = ImportBody.model_validate(json.loads(raw or b"{}"))
@@ -155,8 +163,7 @@ async def suggestions(caller: CallerDep, service: ServiceDep, record_id: str) ->
     record = await service.get_record(user_id, record_id)
     async with service.jira(user_id, record["connection_id"]) as jira:
         projects = [p.key for p in await jira.projects() if p.key]
-    text = f"{record['notes']}\n{record['external_link'] or ''}"
-    return {"record_id": record_id, "keys": suggest_issue_keys(text, projects)}
+    return {"record_id": record_id, "keys": record_suggestions(record, projects)}
 
 
 class AcceptBody(BaseModel):
@@ -229,10 +236,6 @@ def _issue_dict(issue: Issue) -> dict[str, Any]:
 _PICKER_FIELDS = ("summary", "status", "issuetype", "updated")
 
 
-def _jql_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 async def _search(
     service: WorklogService, user_id: str, connection_id: str | None, jql: str, limit: int
 ) -> list[dict[str, Any]]:
@@ -261,7 +264,7 @@ async def search_issues(
         async with service.jira(user_id, connection_id) as jira:
             with contextlib.suppress(ApiNotFoundError):
                 items.append(_issue_dict(await jira.get_issue(text.upper(), fields=_PICKER_FIELDS)))
-    jql = f'text ~ "{_jql_text(text)}*" ORDER BY updated DESC'
+    jql = f"text ~ {jql_string(text + '*')} ORDER BY updated DESC"
     for found in await _search(service, user_id, connection_id, jql, limit):
         if all(found["key"] != i["key"] for i in items):
             items.append(found)

@@ -80,7 +80,8 @@ async def records_page(
     status: str | None = None,
     page: int = 1,
 ) -> Response:
-    """The records, newest first, with bulk selection and "Sync selected"."""
+    """The records, newest first, with bulk selection, "Sync selected" and the suggested
+    issue keys of unlinked records, accepted several at once."""
     if caller is None:
         return login_redirect(request)
     size = 50
@@ -101,6 +102,7 @@ async def records_page(
             "pages": max(1, -(-total // size)),
             "status": status or "",
             "jira": await _jira_urls(service, caller.user.id),
+            "suggestions": await service.suggestions(caller.user.id, items),
         },
     )
 

@@ -104,6 +104,32 @@
     });
   }
 
+  // -- suggested keys of unlinked records: tick some, link them in one request ---------------
+  var acceptSuggestions = document.getElementById("accept-suggestions");
+  if (acceptSuggestions) {
+    var ticked = function () { return document.querySelectorAll("input.suggest:checked"); };
+    document.querySelectorAll("input.suggest").forEach(function (box) {
+      box.addEventListener("change", function () {
+        // One key per record: ticking a key unticks the record's other suggestions.
+        if (box.checked) {
+          document.querySelectorAll("input.suggest").forEach(function (other) {
+            if (other !== box && other.dataset.record === box.dataset.record) { other.checked = false; }
+          });
+        }
+        acceptSuggestions.disabled = ticked().length === 0;
+      });
+    });
+    acceptSuggestions.addEventListener("click", function () {
+      var links = {};
+      ticked().forEach(function (box) { links[box.dataset.record] = box.value; });
+      acceptSuggestions.disabled = true;
+      api("POST", "/api/time-records/suggestions/accept", { links: links }).then(function (data) {
+        toast("success", "Linked " + data.updated + " record(s).");
+        window.location.reload();
+      }).catch(function (e) { toast("error", e.message); acceptSuggestions.disabled = false; });
+    });
+  }
+
   // -- colour issue badges by their Jira status --------------------------------------------
   var seen = {};
   document.querySelectorAll(".issue-badge[data-issue]").forEach(function (badge) {
