@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -26,6 +26,8 @@ from jirabridge.store.account_models import ConnectionKind
 from jirabridge.store.accounts import UserRepository, get_connection_unscoped
 from jirabridge.store.connection_secrets import ConnectionSecrets
 from jirabridge.store.db import read_transaction, write_transaction
+from jirabridge.store.report_cache import connection_cache_site
+from jirabridge.store.report_cache_models import ReportCacheBoardRow, ReportCacheIssueRow
 from jirabridge.store.secrets import SecretBox, generate_key
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -187,6 +189,21 @@ async def test_update_and_delete(acc_sessions: Sessions, sim: Starlette) -> None
     assert (await service.get(alice, row.id)).name == "Renamed"
     with pytest.raises(UnsafeUrlError):
         await service.update(alice, row.id, ConnectionChanges(base_url="ftp://x"))
+    await _cache_board(acc_sessions, connection_cache_site(row.id))
+    await _cache_board(acc_sessions, "connection-other")
     await service.delete(alice, row.id)
     with pytest.raises(NotFoundError):
         await service.get(alice, row.id)
+    # The sprint-report data read through it goes too; another connection's stays.
+    async with read_transaction(acc_sessions) as s:
+        assert list(await s.scalars(select(ReportCacheBoardRow.site))) == ["connection-other"]
+        assert [i.issue_key for i in await s.scalars(select(ReportCacheIssueRow))] == ["R-2"]
+
+
+async def _cache_board(sessions: Sessions, site: str) -> None:
+    async with write_transaction(sessions) as s:
+        board = ReportCacheBoardRow(site=site, board_id=1, meta={})
+        s.add(board)
+        await s.flush()
+        key = "R-2" if site == "connection-other" else "R-1"
+        s.add(ReportCacheIssueRow(board_row_id=board.id, issue_key=key, raw={}))

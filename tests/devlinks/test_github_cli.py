@@ -69,3 +69,26 @@ def test_github_connections_lifecycle(env: dict[str, str]) -> None:
     )
     assert "no GitHub connections" in run(["github", "connections", "list", *user], env)
     run(["github", "connections", "remove", *user, connection_id], env, code=1)
+
+
+def test_team_connections_are_shared_by_members_only(env: dict[str, str]) -> None:
+    for email in ("g@x.io", "h@x.io", "out@x.io"):
+        run(["users", "create", "--email", email, "--password", "long password 1"], env)
+    for email in ("g@x.io", "h@x.io"):
+        run(["users", "add-to-team", "--email", email, "--team", "platform"], env)
+    team = ["--team", "platform"]
+    add = ["github", "connections", "add", "--user", "g@x.io", *team, "--name", "Shared"]
+    out = run([*add, "--repo", "octo/hello"], env)
+    found = re.search(r"saved GitHub connection (\S+)", out)
+    assert found is not None
+    # Another member sees it under the team; it is not anyone's own connection.
+    assert "Shared" in run(["github", "connections", "list", "--user", "h@x.io", *team], env)
+    assert "no GitHub connections" in run(
+        ["github", "connections", "list", "--user", "g@x.io"], env
+    )
+    outsider = run(["github", "connections", "list", "--user", "out@x.io", *team], env, code=1)
+    assert "out@x.io is not a member of a team named 'platform'" in outsider
+    run(["github", "connections", "remove", "--user", "out@x.io", found.group(1)], env, code=1)
+    assert "removed GitHub connection Shared" in run(
+        ["github", "connections", "remove", "--user", "h@x.io", *team, found.group(1)], env
+    )

@@ -14,7 +14,9 @@ import pytest
 
 from jirabridge.service.settings import load_settings
 from security.routes import NOT_WALKED, ROUTES, Rule, fill, fill_any
-from security.world import MALLORY_PASSWORD, Login, World, app_routes, submit_login
+from security.world import MALLORY_PASSWORD, Login, World, submit_login
+
+from support.routes import app_routes
 
 pytestmark = pytest.mark.slow
 

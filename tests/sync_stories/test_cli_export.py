@@ -18,6 +18,7 @@ from jirabridge.errors import ValidationError
 from jirabridge.sim.app import SimConfig
 from jirabridge.sim.server import running_sim
 from jirabridge.store.secrets import generate_key
+from jirabridge.sync.stories import jobs as story_jobs
 
 from .test_export_sim import YAML
 
@@ -140,3 +141,52 @@ def test_a_bad_profile_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("- just a list\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="expected a mapping"):
         load_mapping(path)
+
+
+@pytest.mark.slow
+def test_an_interrupted_cli_export_is_resumed_with_each_item_once(
+    env: dict[str, str], setup: tuple[Path, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stories, profile, sim_app = setup
+    issues = sim_app.state.sim.site.issues
+    before = len(issues)
+    real_record = story_jobs._record_item
+    real_mark = story_jobs.mark_interrupted
+
+    async def dies_after_jira_wrote(*args: Any) -> None:
+        raise RuntimeError("power cut")  # the item is in Jira; its outcome never stored
+
+    async def killed(*args: Any) -> None:
+        return None  # a SIGKILLed process records nothing on its way out
+
+    # 1. Killed outright: the export stays `running`, with the first chunk in Jira.
+    monkeypatch.setattr(story_jobs, "_record_item", dies_after_jira_wrote)
+    monkeypatch.setattr(story_jobs, "mark_interrupted", killed)
+    run(["export", "stories", str(stories), "--profile", str(profile), *USER], env, code=1)
+    history = run(["export", "history", *USER, "--json"], env)
+    [export] = json.loads(history[history.index("[") :])
+    assert export["status"] == "running"
+    assert len(issues) > before
+
+    # A running export may have a live runner: refused unless told its process is gone.
+    refused = run(["export", "resume", export["id"], *USER], env, code=1)
+    assert "marked running" in refused
+    assert "force" in refused
+
+    # 2. Interrupted again, this time able to say so: `failed`, with how to finish it.
+    monkeypatch.setattr(story_jobs, "mark_interrupted", real_mark)
+    run(["export", "resume", export["id"], *USER, "--force"], env, code=1)
+    history = run(["export", "history", *USER, "--json"], env)
+    [export] = json.loads(history[history.index("[") :])
+    assert export["status"] == "failed"
+    assert f"jirabridge export resume {export['id']}" in export["error"]
+
+    # 3. Resumed: every item in Jira exactly once, the export finished.
+    monkeypatch.setattr(story_jobs, "_record_item", real_record)
+    done = run(["export", "resume", export["id"], *USER], env)
+    assert f"export {export['id']}: 3 created" in done
+    assert len(issues) == before + 3
+    summaries = [i.summary for i in list(issues.values())[before:]]
+    assert len(set(summaries)) == 3
+    finished = run(["export", "resume", export["id"], *USER], env, code=1)
+    assert "nothing to resume" in finished

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jirabridge.http.sites import site_key
 from jirabridge.jobs.engine import JobEngine
 from jirabridge.jobs.ids import workflow_id
-from jirabridge.jobs.sites import site_key
 from jirabridge.sim.app import SimConfig, create_sim_app
 from jirabridge.store.account_models import ConnectionKind
+from jirabridge.sync.dispatch import HandlerRegistry
+from jirabridge.sync.status_plan import IncomingStatus
+from jirabridge.sync.status_subjects import STORY_SUBJECT, install_status_subjects
+from jirabridge.sync.status_sync import StatusSync
 from jirabridge.web.problems import install_problem_handlers
 from jirabridge.web.routes import stories_api
 from worklogs.api_support import FROZEN, SIM, ApiWorld, add_user, build_world
@@ -135,7 +140,7 @@ async def test_mapping_options_come_from_createmeta(world: ApiWorld) -> None:
 
 
 async def test_preview_then_export_exactly_that_plan_with_events_history_and_status(
-    world: ApiWorld, jobs: JobEngine
+    world: ApiWorld, jobs: JobEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with world.client() as api:
         profile_id = await make_profile(api, world)
@@ -192,6 +197,21 @@ async def test_preview_then_export_exactly_that_plan_with_events_history_and_sta
 
         refreshed = (await api.post(f"/api/stories/exports/{export_id}/refresh-status")).json()
         assert {i["jira_status"] for i in refreshed["items"]} == {"To Do"}
+
+        # A later status change brought by a webhook or the poll shows in the export's detail.
+        status_sync = StatusSync()
+        install_status_subjects(status_sync, HandlerRegistry())
+        done = IncomingStatus(first["key"], "Done", "done")
+        async with sessions() as session:
+            applied = await status_sync.apply_incoming_status(
+                session, world.connection_id, done, datetime.now(UTC)
+            )
+            await session.commit()
+        assert [a.subject_kind for a in applied] == [STORY_SUBJECT]
+        live = (await api.get(f"/api/stories/exports/{export_id}")).json()
+        assert {i["key"]: i["jira_status"] for i in live["items"]} == {
+            i["key"]: ("Done" if i["key"] == first["key"] else "To Do") for i in live["items"]
+        }
 
         # The same file again plans nothing, and the old plan no longer applies.
         again = (await api.post("/api/stories/preview", json=body)).json()

@@ -12,7 +12,7 @@ from jirabridge.store.ledger import WriteLedger
 from jirabridge.sync.stories import apply_export, parse_stories, plan_export
 
 from .conftest import Site
-from .test_export_sim import SITE, export, many, no_sleep
+from .test_export_sim import SITE, export, many
 from support.crash_points import CrashPoint, ProcessDied, crash_at
 
 # Two epics of three stories, bulk chunks of two: every level has several chunks.
@@ -39,9 +39,7 @@ async def test_an_export_stopped_at_any_step_finishes_with_each_item_once(
     plan = plan_export(stories, site.profile)
     target = ledger if point.owner == "ledger" else site.jira
     with crash_at(target, point), pytest.raises(ProcessDied):
-        await apply_export(
-            plan, jira=site.jira, ledger=ledger, site=SITE, chunk_size=2, sleep=no_sleep
-        )
+        await apply_export(plan, jira=site.jira, ledger=ledger, site=SITE, chunk_size=2)
 
     result = await export(site, ledger, stories)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.jira.webhooks import hub_signature
 from jirabridge.store.account_models import JiraConnectionRow
-from jirabridge.store.ledger import LedgerKey, WriteLedger
+from jirabridge.store.export_models import ExportItemRow, StoryExportRow
 from jirabridge.store.secrets import SecretBox
 from jirabridge.store.webhook_models import (
     EndpointKind,
@@ -28,9 +28,10 @@ from jirabridge.sync.status_plan import IncomingStatus, StatusAction
 from jirabridge.sync.status_subjects import (
     STORY_SUBJECT,
     TIME_RECORD_SUBJECT,
-    LedgerExportedItems,
+    ExportHistoryItems,
     exported_items_with_status,
     install_status_subjects,
+    live_statuses,
 )
 from jirabridge.sync.status_sync import StatusSync
 
@@ -57,15 +58,49 @@ async def _time_record(
         return row.id
 
 
-async def _exported(sessions: async_sessionmaker[AsyncSession], site: str, key: str) -> None:
+async def _exported(
+    sessions: async_sessionmaker[AsyncSession], owner: Owner, site: str, key: str
+) -> int:
+    """An export through connection ``site`` that created ``key`` for item ``story-7``, and an
+    item of it that failed (no key: not a subject)."""
     async with sessions() as session:
         connection = await session.get(JiraConnectionRow, site)
         assert connection is not None
-        ledger_site = connection.base_url  # the export keys its ledger by site, not connection
-    ledger = WriteLedger(sessions)
-    entry = LedgerKey(ledger_site, "issue", "stories/story-7")
-    await ledger.record_intent(entry, fingerprint="f")
-    await ledger.confirm(entry, key)
+        export = StoryExportRow(
+            owner_user_id=owner.user_id,
+            connection_id=site,
+            site=connection.site_key,
+            base_url=connection.base_url,
+            profile_name="default",
+            file_name="stories.yaml",
+            file_hash="0" * 64,
+            plan_id="p1",
+            plan={},
+            status="finished",
+            total=2,
+        )
+        session.add(export)
+        await session.flush()
+        item = ExportItemRow(
+            export_id=export.id,
+            position=0,
+            item_id="story-7",
+            level="story",
+            action="create",
+            outcome="created",
+            jira_key=key,
+        )
+        failed = ExportItemRow(
+            export_id=export.id,
+            position=1,
+            item_id="story-8",
+            level="story",
+            action="create",
+            outcome="failed",
+        )
+        session.add_all([item, failed])
+        await session.commit()
+        return item.id
 
 
 async def test_time_records_and_exported_items_follow_jira_status_once(
@@ -73,7 +108,7 @@ async def test_time_records_and_exported_items_follow_jira_status_once(
 ) -> None:
     site = await make_connection(sessions, owner)
     record_id = await _time_record(sessions, owner, site, "demo-4")
-    await _exported(sessions, site, "DEMO-4")
+    item_id = await _exported(sessions, owner, site, "DEMO-4")
     await _time_record(sessions, owner, site, "DEMO-5")  # another issue: untouched
     status = StatusSync()
     install_status_subjects(status, HandlerRegistry())
@@ -96,11 +131,17 @@ async def test_time_records_and_exported_items_follow_jira_status_once(
         ]
         assert links[1].subject_id == record_id
         assert links[1].owner_user_id == owner.user_id
+        assert links[0].subject_id == str(item_id)
         connection = await session.get(JiraConnectionRow, site)
         assert connection is not None
-        [item] = await exported_items_with_status(session, connection, LedgerExportedItems())
+        [item] = await exported_items_with_status(session, connection, ExportHistoryItems())
+        [export_item] = (
+            await session.scalars(select(ExportItemRow).where(ExportItemRow.id == item_id))
+        ).all()
+        live = await live_statuses(session, site, [export_item])
+    assert live[item_id][0] == "Done"
     assert (item.external_id, item.issue_key, item.jira_status, item.local_state) == (
-        "stories/story-7",
+        "story-7",
         "DEMO-4",
         "Done",
         "done",

@@ -185,8 +185,12 @@ def stories(
     plan_ok, done = _run(settings, user, work)
     if not plan_ok:
         raise typer.Exit(EXIT_ERROR)
-    if done is None:
-        return
+    if done is not None:
+        _report(done)
+
+
+def _report(done: dict[str, Any]) -> None:
+    """Print an export's failed items and summary; exit non-zero unless it went through."""
     for item in done["items"]:
         if item["outcome"] in ("failed", "unknown"):
             err_console.print(f"{item['outcome']}: {item['item']}: {item['error']}", markup=False)
@@ -196,6 +200,38 @@ def stories(
         err_console.print(f"error: {done['error']}", markup=False)
     if not done["ok"]:
         raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+@handle_errors
+def resume(
+    export_id: Annotated[str, typer.Argument(help="The export's id (see `export history`).")],
+    user: UserOpt,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resume an export marked running whose process is gone."),
+    ] = False,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Finish an export whose run was interrupted or failed; nothing already in Jira is
+    written twice."""
+    settings = build_settings(config=config, data_dir=data_dir, database_url=database_url)
+
+    async def work(service: StoriesService, user_id: str) -> dict[str, Any]:
+        current = await service.get_export(user_id, export_id)
+        columns = (TextColumn("resuming"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err_console) as bar:
+            task = bar.add_task("export", total=current["total"])
+
+            def advance(_: ItemResult) -> None:
+                bar.advance(task)
+
+            await service.resume_now(user_id, export_id, advance, force=force)
+        return await service.get_export(user_id, export_id)
+
+    _report(_run(settings, user, work))
 
 
 @app.command()

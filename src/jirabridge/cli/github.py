@@ -21,6 +21,8 @@ from jirabridge.cli.common import ConfigOpt, DataDirOpt, build_settings, console
 from jirabridge.errors import NotFoundError, ValidationError
 from jirabridge.service.github import GitHubService, build_github_service
 from jirabridge.service.settings import Settings
+from jirabridge.store.accounts import TeamRepository
+from jirabridge.store.db import read_transaction
 from jirabridge.sync.devlinks import jobs as devlink_jobs
 
 __all__ = ["app", "register"]
@@ -28,18 +30,33 @@ __all__ = ["app", "register"]
 app = typer.Typer(help="GitHub connections and backfills.", no_args_is_help=True)
 connections_app = typer.Typer(help="GitHub connections of a user.", no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", help="E-mail of the owning user.")]
+UserOpt = Annotated[str, typer.Option("--user", help="E-mail of the acting user.")]
+TeamOpt = Annotated[
+    str | None,
+    typer.Option("--team", help="Act for this team of the user (its connections, not theirs)."),
+]
 TOKEN_ENV = "JIRABRIDGE_GITHUB_TOKEN"  # noqa: S105 - the name of a variable
 
 
 @asynccontextmanager
-async def _service(settings: Settings, email: str) -> AsyncIterator[tuple[GitHubService, str]]:
+async def _service(
+    settings: Settings, email: str, team: str | None = None
+) -> AsyncIterator[tuple[GitHubService, str]]:
+    """The service and the owner key acted for: the user, or one of their teams by name."""
     async with accounts_context(settings) as accounts:
         user = await user_by_email(accounts, email)
+        owner = f"user:{user.id}"
+        if team is not None:
+            async with read_transaction(accounts.sessions) as session:
+                teams = await TeamRepository(session).teams_of(user.id)
+            found = next((t for t in teams if t.name == team), None)
+            if found is None:
+                raise NotFoundError(f"{email} is not a member of a team named {team!r}")
+            owner = f"team:{found.id}"
         service = build_github_service(
             settings, accounts.sessions, jira_clients=accounts.clients, box=accounts.secrets.box
         )
-        yield service, f"user:{user.id}"
+        yield service, owner
 
 
 @connections_app.command("add")
@@ -72,6 +89,7 @@ def add(
     set_up_hooks: Annotated[
         bool, typer.Option("--webhooks/--no-webhooks", help="Create the repository webhooks.")
     ] = False,
+    team: TeamOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -89,7 +107,7 @@ def add(
         secret = token or typer.prompt("GitHub token", hide_input=True)
 
     async def run() -> None:
-        async with _service(settings, user) as (service, owner):
+        async with _service(settings, user, team) as (service, owner):
             created = await service.create(
                 owner,
                 name=name,
@@ -116,12 +134,14 @@ def add(
 
 @connections_app.command("list")
 @handle_errors
-def list_(user: UserOpt, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def list_(
+    user: UserOpt, team: TeamOpt = None, data_dir: DataDirOpt = None, config: ConfigOpt = None
+) -> None:
     """List the user's GitHub connections."""
     settings = build_settings(config=config, data_dir=data_dir)
 
     async def run() -> None:
-        async with _service(settings, user) as (service, owner):
+        async with _service(settings, user, team) as (service, owner):
             found = await service.store(owner).list()
             if not found:
                 typer.echo("no GitHub connections")
@@ -137,6 +157,7 @@ def list_(user: UserOpt, data_dir: DataDirOpt = None, config: ConfigOpt = None) 
 def check(
     user: UserOpt,
     connection_id: Annotated[str, typer.Argument(help="The connection id.")],
+    team: TeamOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -144,7 +165,7 @@ def check(
     settings = build_settings(config=config, data_dir=data_dir)
 
     async def run() -> bool:
-        async with _service(settings, user) as (service, owner):
+        async with _service(settings, user, team) as (service, owner):
             result = await service.test(owner, connection_id)
         left = "" if result.rate_remaining is None else f" ({result.rate_remaining} calls left)"
         typer.echo(f"{result.message}{left}")
@@ -159,6 +180,7 @@ def check(
 def remove(
     user: UserOpt,
     connection_id: Annotated[str, typer.Argument(help="The connection id.")],
+    team: TeamOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -166,19 +188,24 @@ def remove(
     settings = build_settings(config=config, data_dir=data_dir)
 
     async def run() -> str:
-        async with _service(settings, user) as (service, owner):
+        async with _service(settings, user, team) as (service, owner):
             return (await service.remove(owner, connection_id)).name
 
     typer.echo(f"removed GitHub connection {asyncio.run(run())}")
 
 
 async def _backfill(
-    settings: Settings, email: str, connection_id: str | None, repos: list[str], months: int
+    settings: Settings,
+    email: str,
+    team: str | None,
+    connection_id: str | None,
+    repos: list[str],
+    months: int,
 ) -> dict[str, Any]:
     from jirabridge.service.runtime import open_runtime
 
     # Refuse what cannot run before starting the job engine.
-    async with _service(settings, email) as (service, owner):
+    async with _service(settings, email, team) as (service, owner):
         if connection_id is None:
             matching = [
                 c.id for c in await service.store(owner).list() if set(repos) <= set(c.repos)
@@ -191,7 +218,7 @@ async def _backfill(
         await service.connection(owner, connection_id)
     async with (
         open_runtime(settings, workers=True) as runtime,
-        _service(settings, email) as (service, owner),
+        _service(settings, email, team) as (service, owner),
     ):
         service.jobs = runtime.jobs
         run_id = await service.start_backfill(owner, connection_id, months=months, repos=repos)
@@ -222,12 +249,13 @@ def backfill(
         str | None,
         typer.Option("--connection", help="GitHub connection id (default: one with these repos)"),
     ] = None,
+    team: TeamOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Link the last N months of pull requests and commits to Jira (no transitions fired)."""
     settings = build_settings(config=config, data_dir=data_dir)
-    final = asyncio.run(_backfill(settings, user, connection, list(repo), months))
+    final = asyncio.run(_backfill(settings, user, team, connection, list(repo), months))
     failed = 0
     for r in final["repos"]:
         if r["error"]:

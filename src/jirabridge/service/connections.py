@@ -28,6 +28,7 @@ from jirabridge.store.accounts import (
 )
 from jirabridge.store.connection_secrets import ConnectionSecrets
 from jirabridge.store.db import read_transaction, write_transaction
+from jirabridge.store.report_cache import connection_cache_site, forget_cache_site
 
 __all__ = [
     "ConnectionChanges",
@@ -305,9 +306,10 @@ class ConnectionService:
         return outcome
 
     async def delete(self, user_id: str, connection_id: str) -> None:
-        """Delete a connection and its encrypted secrets."""
+        """Delete a connection, its encrypted secrets and the report data cached through it."""
         async with write_transaction(self._sessions) as session:
             row = await ConnectionRepository(session, user_id).delete(connection_id)
+            await forget_cache_site(session, connection_cache_site(row.id))
             await AuditLog(session).record(
                 "connection.deleted",
                 target_type="connection",

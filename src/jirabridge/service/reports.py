@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jirabridge.service.connection_clients import JiraClientFactory
 from jirabridge.service.connections import ConnectionService
-from jirabridge.store.report_cache import ReportCacheStore
+from jirabridge.store.report_cache import ReportCacheStore, connection_cache_site
 from jirabridge.sync.reports.board import BoardReport, board_report
 from jirabridge.sync.reports.history import FieldIds
 from jirabridge.sync.reports.source import DatabaseReportCache, ReportCache, SprintDataLoader
@@ -89,7 +89,7 @@ class ReportService:
             loader = SprintDataLoader(
                 client,
                 self._cache,
-                site=f"connection-{row.id}",
+                site=connection_cache_site(row.id),
                 field_ids=fields,
                 clock=self._clock,
             )

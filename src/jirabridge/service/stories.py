@@ -10,11 +10,13 @@ a durable workflow in the site's partition (:mod:`jirabridge.sync.stories.jobs`)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jirabridge.errors import ConflictError, NotFoundError, ValidationError
 from jirabridge.jira import JiraClient
 from jirabridge.jobs.engine import JobEngine
-from jirabridge.jobs.sites import site_key
 from jirabridge.service.connection_clients import JiraClientFactory
 from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow, UserRow
 from jirabridge.store.accounts import ConnectionRepository, get_connection_unscoped
@@ -33,12 +34,14 @@ from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.export_models import (
     ExportItemRow,
     ExportProfileRow,
+    ExportStatus,
     ItemOutcome,
     StoryExportRow,
 )
 from jirabridge.store.ledger import WriteLedger
 from jirabridge.store.models import utcnow
 from jirabridge.store.story_exports import ExportProfileRepository, StoryExportRepository
+from jirabridge.sync.status_subjects import live_statuses
 from jirabridge.sync.stories import jobs as story_jobs
 from jirabridge.sync.stories.execute import ExportResult, ItemResult, prior_state
 from jirabridge.sync.stories.items import ItemProblem
@@ -70,6 +73,8 @@ PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$"
 #: How long project and createmeta answers are reused before asking Jira again.
 METADATA_TTL_SEC = 300.0
 _STORY_POINT_NAMES = ("story points", "story point estimate")
+#: An item's Jira status as webhooks/polling recorded it, and when.
+LiveStatus = tuple[str | None, datetime]
 
 
 class ProfileInput(BaseModel):
@@ -165,8 +170,12 @@ def _browse(base_url: str, key: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/browse/{key}" if key else None
 
 
-def item_dict(row: ExportItemRow, base_url: str) -> dict[str, Any]:
-    """The API form of one export item."""
+def item_dict(row: ExportItemRow, base_url: str, live: LiveStatus | None = None) -> dict[str, Any]:
+    """The API form of one export item; ``live`` is its status as webhooks/polling last saw it,
+    shown when newer than the last manual refresh."""
+    status, checked = row.jira_status, row.status_checked_at
+    if live is not None and (checked is None or live[1] > checked):
+        status, checked = live
     return {
         "item": row.item_id,
         "level": row.level,
@@ -176,8 +185,8 @@ def item_dict(row: ExportItemRow, base_url: str) -> dict[str, Any]:
         "key": row.jira_key,
         "url": _browse(base_url, row.jira_key),
         "error": row.error,
-        "jira_status": row.jira_status,
-        "status_checked_at": row.status_checked_at.isoformat() if row.status_checked_at else None,
+        "jira_status": status,
+        "status_checked_at": checked.isoformat() if checked else None,
         "rollback": row.rollback,
     }
 
@@ -187,6 +196,7 @@ def export_dict(
     items: Sequence[ExportItemRow] | None = None,
     *,
     actor_email: str | None = None,
+    live: Mapping[int, LiveStatus] | None = None,
 ) -> dict[str, Any]:
     """The API form of an export; with ``items``, its per-item results and live counts."""
     counts = dict(row.counts or {})
@@ -220,7 +230,8 @@ def export_dict(
         "rollback": row.rollback,
     }
     if items is not None:
-        out["items"] = [item_dict(i, row.base_url) for i in items]
+        live = live or {}
+        out["items"] = [item_dict(i, row.base_url, live.get(i.id)) for i in items]
     return out
 
 
@@ -526,13 +537,65 @@ class StoriesService:
         body: ExportRequest,
         progress: Callable[[ItemResult], Awaitable[None] | None] | None = None,
     ) -> str:
-        """The same export carried out in this process (the CLI): same checks, same records."""
+        """The same export carried out in this process (the CLI): same checks, same records.
+
+        Interrupted (Ctrl-C, a cancelled task), the export is marked ``failed`` with how to
+        finish it; a process killed outright leaves it ``running`` for :meth:`resume_now`.
+        """
         preview = await self._prepare(user_id, body)
         export_id = await self._record(user_id, body, preview)
-        await story_jobs.run_export(
-            export_id, sessions=self.sessions, provider=self.client_for, progress=progress
-        )
+        await self._run_here(export_id, progress)
         return export_id
+
+    async def resume_now(
+        self,
+        user_id: str,
+        export_id: str,
+        progress: Callable[[ItemResult], Awaitable[None] | None] | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Finish an export in this process after its run was interrupted or failed.
+
+        Items already in Jira are found through the ledger and the issues' stamps, never
+        created twice. An export marked ``running`` may still have a live runner (a worker), so
+        it is refused unless ``force`` says the process running it is gone; a finished export
+        has nothing left to do.
+        """
+        async with read_transaction(self.sessions) as session:
+            row = await StoryExportRepository(session, user_id).get(export_id)
+            status = row.status
+        if status == ExportStatus.FINISHED:
+            raise ConflictError("the export has finished; nothing to resume")
+        if status == ExportStatus.QUEUED:
+            raise ConflictError("the export is queued; a worker will run it")
+        if status == ExportStatus.RUNNING and not force:
+            raise ConflictError(
+                "the export is marked running; if the process running it is gone (a CLI run "
+                "that was killed), resume with force"
+            )
+        await self._run_here(export_id, progress)
+
+    async def _run_here(
+        self,
+        export_id: str,
+        progress: Callable[[ItemResult], Awaitable[None] | None] | None,
+    ) -> None:
+        try:
+            await story_jobs.run_export(
+                export_id, sessions=self.sessions, provider=self.client_for, progress=progress
+            )
+        except (Exception, KeyboardInterrupt, asyncio.CancelledError):
+            # Shielded: a cancelled task may be cancelled again while it records the reason.
+            await asyncio.shield(
+                story_jobs.mark_interrupted(
+                    self.sessions,
+                    export_id,
+                    "stopped before it finished; `jirabridge export resume "
+                    f"{export_id}` finishes it (items already in Jira are not written again)",
+                )
+            )
+            raise
 
     @asynccontextmanager
     async def client_for(self, connection_id: str) -> AsyncIterator[JiraClient]:
@@ -563,8 +626,12 @@ class StoriesService:
             repo = StoryExportRepository(session, user_id)
             row = await repo.get(export_id)
             emails = await _emails(session, [row.actor_user_id])
+            items = await repo.items(export_id)
             return export_dict(
-                row, await repo.items(export_id), actor_email=emails.get(row.actor_user_id)
+                row,
+                items,
+                actor_email=emails.get(row.actor_user_id),
+                live=await live_statuses(session, row.connection_id, items),
             )
 
     # -- rollback and status ----------------------------------------------------------------
@@ -672,7 +739,7 @@ async def _emails(session: AsyncSession, user_ids: Sequence[str | None]) -> dict
 
 def site_of(row: JiraConnectionRow) -> str:
     """The site key of a connection (queue partition and ledger site)."""
-    return site_key(row.base_url, row.cloud_id)
+    return row.site_key
 
 
 def mapping_from_meta(meta: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,38 @@ from jirabridge.store.db import (
 from jirabridge.store.models import utcnow
 from jirabridge.store.report_cache_models import ReportCacheBoardRow, ReportCacheIssueRow
 
-__all__ = ["CachedBoard", "CachedIssue", "ReportCacheStore"]
+__all__ = [
+    "CachedBoard",
+    "CachedIssue",
+    "ReportCacheStore",
+    "connection_cache_site",
+    "forget_cache_site",
+]
 
 #: Rows per multi-row statement: well under SQLite's limit of bound parameters.
 _CHUNK = 200
+
+
+def connection_cache_site(connection_id: str) -> str:
+    """The cache site of a connection's reports: the service caches per connection, so a
+    report never reads issues fetched with another person's permissions."""
+    return f"connection-{connection_id}"
+
+
+async def forget_cache_site(session: AsyncSession, site: str) -> int:
+    """Drop every cached board of ``site`` (their issues go with them) inside the caller's
+    transaction; how many boards were dropped."""
+    boards = await session.scalars(
+        select(ReportCacheBoardRow.id).where(ReportCacheBoardRow.site == site)
+    )
+    ids = list(boards)
+    if ids:
+        # Issues explicitly too: SQLite only cascades when foreign keys are switched on.
+        await session.execute(
+            delete(ReportCacheIssueRow).where(ReportCacheIssueRow.board_row_id.in_(ids))
+        )
+        await session.execute(delete(ReportCacheBoardRow).where(ReportCacheBoardRow.id.in_(ids)))
+    return len(ids)
 
 
 @dataclass(frozen=True, slots=True)

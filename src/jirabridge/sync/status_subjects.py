@@ -6,23 +6,23 @@ a :class:`~jirabridge.sync.status_sync.StatusSync`, so a Jira status change (web
 is recorded on a status link per object, which the events page, the SSE stream and the
 stories API read.
 
-Exported items are found through :class:`ExportedItems`, a small interface: today
-:class:`LedgerExportedItems` reads the write ledger (every issue an export created is a
-confirmed ``issue`` entry whose ``remote_id`` is the issue key); the export history tables can
-implement the same two methods later and be passed instead.
+Exported items are found through :class:`ExportedItems`, a small interface implemented by
+:class:`ExportHistoryItems` over the export history (``story_export_items``); the export's
+detail reads the recorded status back through :func:`live_statuses`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jirabridge.store.account_models import JiraConnectionRow
-from jirabridge.store.models import LedgerState, WriteLedgerRow
+from jirabridge.store.export_models import ExportItemRow, StoryExportRow
 from jirabridge.store.schedules import request_poll
 from jirabridge.store.webhook_models import StatusLinkRow
 from jirabridge.store.worklog_models import TimeRecordRow
@@ -33,11 +33,12 @@ __all__ = [
     "STORY_SUBJECT",
     "TIME_RECORD_SUBJECT",
     "WORKLOG_EVENTS",
+    "ExportHistoryItems",
     "ExportedItem",
     "ExportedItems",
-    "LedgerExportedItems",
     "exported_items_with_status",
     "install_status_subjects",
+    "live_statuses",
     "request_pull_on_worklog_event",
     "story_subjects",
     "time_record_subjects",
@@ -48,9 +49,6 @@ STORY_SUBJECT = "story"
 
 #: Jira events that mean a worklog changed (admin webhooks only: OAuth apps get none).
 WORKLOG_EVENTS = ("worklog_created", "worklog_updated", "worklog_deleted")
-
-#: The ledger kind exports record their issues under (``sync.stories.execute.LEDGER_KIND``).
-_EXPORT_LEDGER_KIND = "issue"
 
 
 async def time_record_subjects(
@@ -80,7 +78,7 @@ class ExportedItem:
 
 
 class ExportedItems(Protocol):
-    """Where exported items are recorded (the ledger now; the export history later)."""
+    """Where exported items are recorded (the export history; a test may pass its own)."""
 
     async def for_issue(
         self, session: AsyncSession, connection: JiraConnectionRow, issue_key: str
@@ -95,53 +93,69 @@ class ExportedItems(Protocol):
         ...  # pragma: no cover - protocol
 
 
-def _export_sites(connection: JiraConnectionRow) -> list[str]:
-    # The export API keys its ledger by the site (cloud id, else base URL), not the connection.
-    return [s for s in (connection.cloud_id, connection.base_url) if s]
+class ExportHistoryItems:
+    """:class:`ExportedItems` read from the export history (``story_export_items``).
 
-
-class LedgerExportedItems:
-    """:class:`ExportedItems` read from the write ledger's confirmed ``issue`` entries.
-
-    The subject id is the ledger row's id (stable, short); the external id is the one stamped
-    on the issue.
+    An item counts once an export wrote it (it has a Jira key); the subject id is the item
+    row's id, so the export's detail page and its status link meet on it. Only exports made
+    through ``connection`` are its subjects: they are owned like it, and another person's
+    connection to the same site does not see them.
     """
 
     @staticmethod
-    def _item(row: WriteLedgerRow) -> ExportedItem:
-        assert row.remote_id is not None
-        return ExportedItem(str(row.id), row.external_id, row.remote_id.upper())
+    def _query(connection: JiraConnectionRow) -> Select[ExportItemRow]:
+        return (
+            select(ExportItemRow)
+            .join(StoryExportRow, StoryExportRow.id == ExportItemRow.export_id)
+            .where(
+                StoryExportRow.connection_id == connection.id,
+                ExportItemRow.jira_key.is_not(None),
+            )
+        )
+
+    @staticmethod
+    def _item(row: ExportItemRow) -> ExportedItem:
+        assert row.jira_key is not None
+        return ExportedItem(str(row.id), row.item_id, row.jira_key.upper())
 
     async def for_issue(
         self, session: AsyncSession, connection: JiraConnectionRow, issue_key: str
     ) -> list[ExportedItem]:
-        """The confirmed export entries whose issue is ``issue_key``."""
+        """The exported items whose issue is ``issue_key``."""
         rows = await session.scalars(
-            select(WriteLedgerRow).where(
-                WriteLedgerRow.site.in_(_export_sites(connection)),
-                WriteLedgerRow.kind == _EXPORT_LEDGER_KIND,
-                WriteLedgerRow.state == LedgerState.CONFIRMED.value,
-                func.upper(WriteLedgerRow.remote_id) == issue_key.upper(),
-            )
+            self._query(connection).where(func.upper(ExportItemRow.jira_key) == issue_key.upper())
         )
         return [self._item(row) for row in rows]
 
     async def all(
         self, session: AsyncSession, connection: JiraConnectionRow, *, namespace: str = ""
     ) -> list[ExportedItem]:
-        """Every confirmed export entry of the connection's site in ``namespace``, oldest first."""
+        """Every exported item of the connection whose local id starts ``namespace``, oldest
+        first."""
         rows = await session.scalars(
-            select(WriteLedgerRow)
-            .where(
-                WriteLedgerRow.site.in_(_export_sites(connection)),
-                WriteLedgerRow.kind == _EXPORT_LEDGER_KIND,
-                WriteLedgerRow.state == LedgerState.CONFIRMED.value,
-                WriteLedgerRow.remote_id.is_not(None),
-                WriteLedgerRow.external_id.startswith(namespace, autoescape=True),
-            )
-            .order_by(WriteLedgerRow.id)
+            self._query(connection)
+            .where(ExportItemRow.item_id.startswith(namespace, autoescape=True))
+            .order_by(ExportItemRow.id)
         )
         return [self._item(row) for row in rows]
+
+
+async def live_statuses(
+    session: AsyncSession, connection_id: str | None, items: Sequence[ExportItemRow]
+) -> dict[int, tuple[str | None, datetime]]:
+    """The status webhooks or polling last recorded for each of ``items`` (by item row id), with
+    when; items with no status link are absent."""
+    if connection_id is None or not items:
+        return {}
+    by_subject = {str(item.id): item.id for item in items}
+    links = await session.scalars(
+        select(StatusLinkRow).where(
+            StatusLinkRow.connection_id == connection_id,
+            StatusLinkRow.subject_kind == STORY_SUBJECT,
+            StatusLinkRow.subject_id.in_(by_subject),
+        )
+    )
+    return {by_subject[link.subject_id]: (link.jira_status, link.updated_at) for link in links}
 
 
 def story_subjects(items: ExportedItems) -> SubjectSource:
@@ -216,6 +230,6 @@ def install_status_subjects(
     """Plug time records and exported items into ``status``, and worklog events into the
     polling schedule."""
     status.add_subject_source(time_record_subjects)
-    status.add_subject_source(story_subjects(exported or LedgerExportedItems()))
+    status.add_subject_source(story_subjects(exported or ExportHistoryItems()))
     for event in WORKLOG_EVENTS:
         registry.register(event, request_pull_on_worklog_event)

@@ -47,6 +47,7 @@ __all__ = [
     "configure",
     "enqueue_export",
     "export_workflow",
+    "mark_interrupted",
     "outcome_of",
     "record_export",
     "run_export",
@@ -179,6 +180,14 @@ async def _finish(
             row.counts = counts
             row.finished_at = utcnow()
     return counts
+
+
+async def mark_interrupted(
+    sessions: async_sessionmaker[AsyncSession], export_id: str, error: str
+) -> None:
+    """Record that an in-process run stopped before the export finished (it stays resumable:
+    its items keep their outcomes and the ledger its entries)."""
+    await _finish(sessions, export_id, error)
 
 
 async def run_export(
