@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk", type=int, default=1000)
     parser.add_argument("--search", default="20000,5000", help="comma-separated sizes")
     parser.add_argument(
-        "--in-flight", type=int, default=16, help="Jirabridge worklog writes in flight at once"
+        "--in-flight", type=int, default=96, help="Jirabridge worklog writes in flight at once"
     )
     args = parser.parse_args(argv)
     if args.child:

@@ -139,7 +139,7 @@ async def test_dc_fetch_issues_searches_by_key(dc: JiraClient, fake: FakeJira) -
     )
     got = [i.key async for i in dc.fetch_issues(["ED-1", 'ED"2'], fields=["summary"])]
     assert got == ["ED-1", "ED-2"]
-    assert fake.last.body["jql"] == 'key in ("ED-1","ED\\"2")'
+    assert fake.last.body["jql"] == 'key in ("ED-1", "ED\\"2")'
 
 
 async def test_webhook_listing_pages(cloud: JiraClient, fake: FakeJira) -> None:

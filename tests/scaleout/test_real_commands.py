@@ -172,7 +172,11 @@ class Tenant:
         )
 
 
-async def _tenant(accounts: AccountsContext, cluster: Cluster) -> Tenant:
+async def _tenant(
+    accounts: AccountsContext, cluster: Cluster, *, base_url: str | None = None
+) -> Tenant:
+    """A user with an API key and a connection to the simulator (at ``base_url``: another
+    spelling of its address is another site to Jirabridge)."""
     email = f"t-{uuid.uuid4().hex[:8]}@example.com"
     user = await accounts.accounts.create_user(email=email, password="a long enough password")
     key = await accounts.accounts.create_api_key(user, name="tests", scopes=["read", "write"])
@@ -181,7 +185,7 @@ async def _tenant(accounts: AccountsContext, cluster: Cluster) -> Tenant:
         ConnectionInput(
             name="Sim",
             kind=ConnectionKind.CLOUD_TOKEN,
-            base_url=cluster.sim.url,
+            base_url=base_url or cluster.sim.url,
             email=SIM_EMAIL,
             secret=SIM_TOKEN,
         ),
@@ -297,15 +301,26 @@ async def test_three_workers_share_one_site_budget_and_no_tenant_waits_for_anoth
     sessions: async_sessionmaker[AsyncSession],
     databases: dict[str, str],
 ) -> None:
-    issues = _open_issues(cluster, 1)
-    tenants = [await _tenant(accounts, cluster) for _ in range(3)]
+    issues = _open_issues(cluster, 3)
+    # Tenant 0's site is the simulator at 127.0.0.1; tenants 1 and 2 reach it as `localhost`,
+    # which Jirabridge keys as another site (their own queue partition and budget), writing to
+    # other issues so Jira's per-issue windows of one do not involve the others.
+    other_site = cluster.sim.url.replace("127.0.0.1", "localhost")
+    assert other_site != cluster.sim.url
+    tenants = [
+        await _tenant(accounts, cluster),
+        await _tenant(accounts, cluster, base_url=other_site),
+        await _tenant(accounts, cluster, base_url=other_site),
+    ]
     throttled_before = cluster.sim_statuses(429)
-    # Tenant 0 queues a burst of three runs first; tenants 1 and 2 queue one run each after it.
+    # Tenant 0 queues a burst of three runs first (one site: they run one after another);
+    # tenants 1 and 2 queue one run each after it.
     burst = [
-        await _records(sessions, tenants[0], issues, 8, offset_minutes=1000 * n) for n in range(3)
+        await _records(sessions, tenants[0], issues[:1], 8, offset_minutes=1000 * n)
+        for n in range(3)
     ]
     others = [
-        await _records(sessions, tenant, issues, 16, offset_minutes=5000 + 1000 * n)
+        await _records(sessions, tenant, issues[1 + n : 2 + n], 16, offset_minutes=5000 + 1000 * n)
         for n, tenant in enumerate(tenants[1:])
     ]
     burst_runs = [_start_run(cluster, tenants[0], ids) for ids in burst]
@@ -324,12 +339,13 @@ async def test_three_workers_share_one_site_budget_and_no_tenant_waits_for_anoth
     every_record = [*(i for ids in burst for i in ids), *(i for ids in others for i in ids)]
     stamps = _stamps(cluster)
     assert all(stamps.get(record) == 1 for record in every_record)
-    # The simulator enforces Jira's per-issue windows (20 writes per 2 s): 56 worklogs on one
-    # issue from three processes at once stay inside them only if the processes share a budget.
+    # The simulator enforces Jira's per-issue windows (20 writes per 2 s): the burst's 24
+    # worklogs on one issue, written by whichever worker takes each run, stay inside them only
+    # if the processes share the site's budget.
     assert cluster.sim_statuses(429) == throttled_before, "the site's limits were exceeded"
     executors = _executors(databases["jobs_name"], burst_runs + other_runs)
     assert len(set(executors.values())) >= 2, f"the work was not shared: {executors}"
-    # Fairness: tenants 1 and 2 started before tenant 0's burst (queued first) was done.
+    # Fairness: tenants 1 and 2 (queued after the burst) started before it was done.
     burst_end = max(_run_window(databases["jobs_name"], run)[1] for run in burst_runs)
     for run in other_runs:
         assert _run_window(databases["jobs_name"], run)[0] < burst_end

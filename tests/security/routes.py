@@ -12,6 +12,8 @@ naming it. To classify a new route, add one line:
   a 422 for a missing field. ``{name}`` in a value is replaced by the world id.
 - ``real``: False when the world cannot create such an object (the id is made up, so a 404
   proves less); say why in ``note``.
+- ``alias``: a path parameter filled from a world id of another name (the GitHub routes'
+  ``{connection_id}`` is a GitHub connection, ``gh_connection_id``).
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class Rule:
     other: int = 404
     real: bool = True
     note: str = ""
+    alias: dict[str, str] = field(default_factory=dict)
 
 
 R = Rule
 REC = "{record_id}"
 CONN = "{connection_id}"
+GH = {"connection_id": "gh_connection_id"}
+PROFILE = {"project": "DEMO"}
 
 ROUTES: dict[tuple[str, str], Rule] = {
     # -- public and machinery
@@ -152,12 +157,108 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/stories/preview"): R(
         "api",
         owned="connection_id",
-        json={"connection_id": CONN, "filename": "s.md", "content": "# E\n", "profile": {}},
+        json={"connection_id": CONN, "filename": "s.md", "content": "# E\n", "profile": PROFILE},
     ),
-    ("POST", "/api/stories/export"): R(
+    ("POST", "/api/stories/exports"): R(
         "api",
         owned="connection_id",
-        json={"connection_id": CONN, "filename": "s.md", "content": "# E\n", "profile": {}},
+        json={
+            "connection_id": CONN,
+            "filename": "s.md",
+            "content": "# E\n",
+            "profile": PROFILE,
+            "plan_id": "x",
+        },
+    ),
+    ("GET", "/api/stories/profiles"): R("api"),
+    ("POST", "/api/stories/profiles"): R(
+        "api",
+        owned="connection_id",
+        json={"name": "stolen", "connection_id": CONN, "settings": PROFILE},
+        note="a profile on someone else's connection",
+    ),
+    ("GET", "/api/stories/profiles/{profile_id}"): R("api", owned="profile_id"),
+    ("PUT", "/api/stories/profiles/{profile_id}"): R(
+        "api", owned="profile_id", json={"name": "stolen", "settings": PROFILE}
+    ),
+    ("DELETE", "/api/stories/profiles/{profile_id}"): R("api", owned="profile_id"),
+    ("GET", "/api/stories/connections/{connection_id}/projects"): R("api", owned="connection_id"),
+    ("GET", "/api/stories/connections/{connection_id}/projects/{project}/mapping"): R(
+        "api", owned="connection_id"
+    ),
+    ("GET", "/api/stories/exports"): R("api"),
+    ("GET", "/api/stories/exports/{export_id}"): R("api", owned="export_id"),
+    ("GET", "/api/stories/exports/{export_id}/events"): R("api", owned="export_id"),
+    ("POST", "/api/stories/exports/{export_id}/rollback"): R(
+        "api", owned="export_id", json={"dry_run": True}
+    ),
+    ("POST", "/api/stories/exports/{export_id}/refresh-status"): R("api", owned="export_id"),
+    ("GET", "/stories"): R("page"),
+    ("POST", "/stories/preview"): R("page", form={"profile_id": "{profile_id}"}),
+    ("POST", "/stories/exports"): R("page", form={"profile_id": "{profile_id}"}),
+    ("GET", "/stories/exports"): R("page"),
+    ("GET", "/stories/exports/{export_id}"): R("page", owned="export_id"),
+    ("POST", "/stories/exports/{export_id}/rollback"): R("page", owned="export_id"),
+    ("POST", "/stories/exports/{export_id}/refresh-status"): R("page", owned="export_id"),
+    ("GET", "/stories/profiles/new"): R("page"),
+    ("GET", "/stories/profiles/{profile_id}"): R("page", owned="profile_id"),
+    ("POST", "/stories/profiles"): R("page"),
+    ("GET", "/stories/ui/projects"): R("page", note="htmx fragment: 401 without a session"),
+    ("GET", "/stories/ui/mapping"): R("page", note="htmx fragment: 401 without a session"),
+    # -- GitHub connections and backfill
+    ("GET", "/api/github/connections"): R("api"),
+    ("POST", "/api/github/connections"): R(
+        "api",
+        owned="connection_id",
+        json={"name": "x", "token": "ghp_x", "jira_connection_id": CONN},
+        note="a GitHub connection writing to someone else's Jira connection",
+    ),
+    ("GET", "/api/github/connections/{connection_id}"): R(
+        "api", owned="gh_connection_id", alias=GH
+    ),
+    ("PATCH", "/api/github/connections/{connection_id}"): R(
+        "api", owned="gh_connection_id", alias=GH, json={"repos": ["octo/stolen"]}
+    ),
+    ("PUT", "/api/github/connections/{connection_id}/repositories"): R(
+        "api", owned="gh_connection_id", alias=GH, json={"repos": ["octo/stolen"]}
+    ),
+    ("DELETE", "/api/github/connections/{connection_id}"): R(
+        "api", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/api/github/connections/{connection_id}/test"): R(
+        "api", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/api/github/connections/{connection_id}/webhooks"): R(
+        "api", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/api/github/backfill"): R(
+        "api", owned="gh_connection_id", json={"connection_id": "{gh_connection_id}"}
+    ),
+    ("GET", "/api/github/backfill/{run_id}"): R(
+        "api", owned="run_id", real=False, note="no backfill run without workers in the world"
+    ),
+    ("GET", "/api/github/backfill/{run_id}/events"): R(
+        "api", owned="run_id", real=False, note="as above"
+    ),
+    ("GET", "/github/connections"): R("page"),
+    ("POST", "/github/connections"): R("page", form={"name": "x", "token": "ghp_x"}),
+    ("POST", "/github/connections/{connection_id}/test"): R(
+        "page", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/github/connections/{connection_id}/repos"): R(
+        "page", owned="gh_connection_id", alias=GH, form={"repos": "octo/stolen"}
+    ),
+    ("POST", "/github/connections/{connection_id}/webhooks"): R(
+        "page", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/github/connections/{connection_id}/delete"): R(
+        "page", owned="gh_connection_id", alias=GH
+    ),
+    ("POST", "/github/connections/{connection_id}/backfill"): R(
+        "page", owned="gh_connection_id", alias=GH, form={"months": "1"}
+    ),
+    ("GET", "/github/backfill/{run_id}"): R(
+        "page", owned="run_id", real=False, note="no backfill run without workers in the world"
     ),
     # -- dev links and triage
     ("GET", "/api/devlinks/links"): R("api"),
@@ -166,7 +267,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/devlinks/backfill"): R("api"),
     ("GET", "/api/triage/log"): R("api"),
-    ("POST", "/api/keys/explain"): R("api"),
+    ("POST", "/api/issue-keys/explain"): R("api"),
     ("POST", "/api/triage/dry-run"): R("api"),
     ("GET", "/github"): R("page"),
     ("GET", "/github/triage"): R("page"),
@@ -183,9 +284,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/webhooks/deliveries/replay"): R("api"),
     ("POST", "/api/webhooks/deliveries/{delivery_pk}/replay"): R("api", owned="delivery_pk"),
     ("GET", "/api/webhooks/status-links"): R("api"),
+    ("GET", "/api/webhooks/health"): R("api"),
     ("GET", "/api/webhooks/status-events"): R("api", note="server-sent events: not walked"),
     ("GET", "/events"): R("page"),
     ("POST", "/events/replay"): R("page"),
+    ("POST", "/events/endpoints"): R(
+        "page",
+        owned="connection_id",
+        form={"name": "x", "source": "jira", "connection_id": CONN},
+        note="an endpoint tied to someone else's connection",
+    ),
     ("POST", "/events/{delivery_pk}/replay"): R("page", owned="delivery_pk"),
     # -- sprint reports
     ("GET", "/api/reports/connections/{connection_id}/boards"): R("api", owned="connection_id"),
@@ -207,6 +315,7 @@ FALLBACK_IDS = {
     "run_id": "00000000-0000-0000-0000-000000000000",
     "grant_id": "00000000-0000-0000-0000-000000000000",
     "key": "DEMO-1",
+    "project": "DEMO",
 }
 
 #: Routes never requested by the walk (long-lived streams).

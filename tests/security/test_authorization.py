@@ -43,7 +43,8 @@ def _request(world: World, method: str, path: str, rule: Rule, who: Login | None
         kwargs["json"] = fill_any(rule.json, world.ids)
     if rule.form is not None:
         kwargs["data"] = fill_any(rule.form, world.ids)
-    return world.call(method, fill(path, world.ids), who, **kwargs, **kw)
+    ids = {**world.ids, **{param: world.ids[name] for param, name in rule.alias.items()}}
+    return world.call(method, fill(path, ids), who, **kwargs, **kw)
 
 
 def test_every_route_is_classified(world: World) -> None:
@@ -165,12 +166,12 @@ def test_session_writes_need_the_csrf_token(
 
 def test_api_keys_need_no_csrf_token(world: World) -> None:
     answer = world.call(
-        "POST", "/api/keys/explain", world.mallory, json={"text": "fixes DEMO-1 and UTF-8"}
+        "POST", "/api/issue-keys/explain", world.mallory, json={"text": "fixes DEMO-1 and UTF-8"}
     )
     assert answer.status_code == 200, answer.text
     with_session = world.call(
         "POST",
-        "/api/keys/explain",
+        "/api/issue-keys/explain",
         world.mallory,
         session=True,
         json={"text": "DEMO-1"},

@@ -41,9 +41,9 @@ LENIENT = [
 ]
 
 
-#: Literal paths that a templated route also matches (``/api/keys/explain`` is a valid
-#: ``/api/keys/{key_id}`` for DELETE), so ``Allow`` on them rightly names the template's methods.
-SHADOWED = {"/api/time-records/import", "/api/keys/explain"}
+#: Literal paths that a templated route also matches (``/api/time-records/import`` is a valid
+#: ``/api/time-records/{record_id}``), so ``Allow`` on them rightly names the template's methods.
+SHADOWED = {"/api/time-records/import"}
 
 
 def _document() -> dict[str, Any]:

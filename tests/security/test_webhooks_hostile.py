@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
+from jirabridge.store.account_models import ConnectionKind, JiraConnectionRow
 from security.world import World, github_signature
 
 pytestmark = pytest.mark.slow
@@ -154,13 +155,32 @@ def test_a_declared_oversized_body_is_refused_up_front(world: World) -> None:
     assert answer.status_code == 413
 
 
+def _oauth_connection(world: World) -> str:
+    """An OAuth connection row of the admin (a dynamic endpoint belongs to one); no tokens,
+    since nothing here calls Jira with it."""
+    runtime = world.app.state.runtime
+
+    async def insert() -> str:
+        async with runtime.sessions() as session:
+            row = JiraConnectionRow(
+                owner_user_id=world.admin.user_id,
+                name="oauth",
+                kind=ConnectionKind.OAUTH.value,
+                base_url=world.sim_url,
+            )
+            session.add(row)
+            await session.commit()
+            return row.id
+
+    connection_id: str = world.client.portal.call(insert)
+    return connection_id
+
+
 def _jira_endpoint(world: World, kind: str) -> tuple[str, str | None]:
-    created = world.call(
-        "POST",
-        "/api/webhooks/endpoints",
-        world.admin,
-        json={"name": f"jira {kind}", "source": "jira", "kind": kind},
-    )
+    body: dict[str, str] = {"name": f"jira {kind}", "source": "jira", "kind": kind}
+    if kind == "dynamic":
+        body["connection_id"] = _oauth_connection(world)
+    created = world.call("POST", "/api/webhooks/endpoints", world.admin, json=body)
     assert created.status_code == 201, created.text
     return created.json()["endpoint"]["id"], created.json()["secret"]
 
@@ -180,6 +200,7 @@ def _jira_body(identifier: str) -> bytes:
 def test_jira_dynamic_webhook_jwt_expired_forged_or_missing(world: World) -> None:
     endpoint_id, _ = _jira_endpoint(world, "dynamic")
     client_secret = world.secrets["oauth_client_secret"]
+    audience = world.ids["oauth_client_id"]  # decision 0511: tokens are for our app only
     now = int(time.time())
     body = _jira_body("dyn-1")
 
@@ -189,14 +210,24 @@ def test_jira_dynamic_webhook_jwt_expired_forged_or_missing(world: World) -> Non
             headers["Authorization"] = f"Bearer {token}"
         return world.call("POST", f"/webhooks/jira/{endpoint_id}", content=body, headers=headers)
 
-    expired = jwt.encode({"iat": now - 7200, "exp": now - 3600}, client_secret, algorithm="HS256")
+    expired = jwt.encode(
+        {"iat": now - 7200, "exp": now - 3600, "aud": audience}, client_secret, algorithm="HS256"
+    )
     assert post(expired, "dyn-expired").status_code == 401
-    forged = jwt.encode({"iat": now, "exp": now + 600}, "not-the-secret", algorithm="HS256")
+    forged = jwt.encode(
+        {"iat": now, "exp": now + 600, "aud": audience}, "not-the-secret", algorithm="HS256"
+    )
     assert post(forged, "dyn-forged").status_code == 401
     unsigned = jwt.encode({"iat": now, "exp": now + 600}, None, algorithm="none")
     assert post(unsigned, "dyn-none").status_code == 401
     assert post(None, "dyn-missing").status_code == 401
-    good = jwt.encode({"iat": now, "exp": now + 600}, client_secret, algorithm="HS256")
+    other_app = jwt.encode(
+        {"iat": now, "exp": now + 600, "aud": "another-app"}, client_secret, algorithm="HS256"
+    )
+    assert post(other_app, "dyn-other-app").status_code == 401
+    good = jwt.encode(
+        {"iat": now, "exp": now + 600, "aud": audience}, client_secret, algorithm="HS256"
+    )
     assert post(good, "dyn-good").status_code == 202
     assert post(good, "dyn-good").status_code == 200
 

@@ -199,7 +199,11 @@ def running_world(data_dir: Path, **settings_extra: Any) -> Iterator[World]:
                     seeded["mallory_user_id"],
                     seeded["mallory_key_id"],
                 ),
-                ids={"connection_id": seeded["connection_id"], "key_id": seeded["admin_key_id"]},
+                ids={
+                    "connection_id": seeded["connection_id"],
+                    "key_id": seeded["admin_key_id"],
+                    "oauth_client_id": oauth_app.client_id,
+                },
                 secrets={
                     "jira_api_token": sim.admin_token,
                     "oauth_client_secret": oauth_app.client_secret,
@@ -252,6 +256,28 @@ def _create_objects(world: World) -> None:
     world.ids["board_id"] = str(board_list[0]["id"])
     links = world.call("GET", "/api/devlinks/links", admin).json()
     world.ids["sha"] = next(link["ref"] for link in links if link["kind"] == "commit")
+    profile = world.call(
+        "POST",
+        "/api/stories/profiles",
+        admin,
+        json={
+            "name": "suite",
+            "connection_id": world.ids["connection_id"],
+            "settings": {"project": "DEMO"},
+        },
+    )
+    assert profile.status_code == 201, profile.text
+    world.ids["profile_id"] = profile.json()["id"]
+    exports = world.call("GET", "/api/stories/exports", admin).json()
+    world.ids["export_id"] = exports["items"][0]["id"]  # the demo's export
+    github = world.call(
+        "POST",
+        "/api/github/connections",
+        admin,
+        json={"name": "suite", "token": "ghp_suite_token", "repos": ["octo/hello"]},
+    )
+    assert github.status_code == 201, github.text
+    world.ids["gh_connection_id"] = github.json()["connection"]["id"]
     sync = world.call("POST", f"/api/jira/sync/record/{world.ids['record_id']}", admin)
     if sync.status_code < 300 and "run_id" in sync.json():
         world.ids["run_id"] = sync.json()["run_id"]

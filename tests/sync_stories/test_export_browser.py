@@ -20,7 +20,7 @@ from jirabridge.sim.server import serve_in_thread
 from jirabridge.store.db import make_engine, session_factory
 from jirabridge.web.problems import install_problem_handlers
 from worklogs.api_support import PASSWORD, build_world, frozen_sim
-from worklogs.test_worklogs_browser import TIMEOUT_MS, browser  # noqa: F401 - shared fixture
+from worklogs.test_worklogs_browser import TIMEOUT_MS
 
 from .test_parse import YAML
 from support.jobs import launched_jobs
@@ -90,7 +90,7 @@ def upload(page: Page, url: str, tmp_path: Path, text: str) -> None:
 
 
 def test_profile_upload_preview_export_history_rollback(
-    browser: Browser,  # noqa: F811 - the shared fixture
+    browser: Browser,
     served: tuple[str, dict[str, Any]],
     tmp_path: Path,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -113,7 +114,8 @@ async def test_admin_webhook_for_a_token_connection_and_the_health_view(tmp_path
             url = re.search(r'class="endpoint-url">([^<]+)<', page.text)
             assert secret is not None
             assert url is not None
-            assert "project in (DEMO)" in page.text  # the JQL filter for the projects in use
+            # The JQL filter for the projects in use (values quoted, as jql_string does).
+            assert 'project in ("DEMO")' in html.unescape(page.text)
             assert "Settings &gt; System &gt; WebHooks" in page.text
             endpoint_id = url.group(1).rsplit("/", 1)[1]
             # Shown once: the listing never has it.

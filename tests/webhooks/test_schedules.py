@@ -119,11 +119,11 @@ async def test_dynamic_webhooks_registered_refreshed_reregistered_and_deleted(
     report = await schedules.tick(_at(START))
     assert report.registered == [site]
     [hook] = hooks._live_dynamic()
-    assert (hook.url, hook.jql_filter) == (url, "project in (DEMO)")
+    assert (hook.url, hook.jql_filter) == (url, 'project in ("DEMO")')
     row = await _registration(sessions, site)
     assert row is not None
     assert row.webhook_ids == [hook.id]
-    assert (row.jql_filter, row.events) == ("project in (DEMO)", list(DYNAMIC_EVENTS))
+    assert (row.jql_filter, row.events) == ('project in ("DEMO")', list(DYNAMIC_EVENTS))
     assert row.expires_at == _at(START + 30 * DAY)
 
     # Not due again the same day: nothing is sent (the row's claim is the timer's lock).
@@ -153,7 +153,7 @@ async def test_dynamic_webhooks_registered_refreshed_reregistered_and_deleted(
     runtime.clock.advance(DAY)
     await schedules.tick(_at(START + 23 * DAY))
     [widened] = hooks._live_dynamic()
-    assert widened.jql_filter == "project in (DEMO, OPS)"
+    assert widened.jql_filter == 'project in ("DEMO", "OPS")'
 
     # Disconnect: deleted in Jira and forgotten here.
     async with sessions() as session:

@@ -19,7 +19,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jirabridge.errors import ApiError, ApiNotFoundError, JirabridgeError, StorageError
+from jirabridge.errors import (
+    ApiError,
+    ApiNotFoundError,
+    JirabridgeError,
+    StorageError,
+    TransportError,
+)
 from jirabridge.jira import EXTERNAL_ID_PROPERTY, JiraClient
 from jirabridge.jira.dates import from_epoch_ms
 from jirabridge.jira.models import Worklog
@@ -45,11 +51,18 @@ __all__ = [
     "SyncSummary",
     "WorklogSync",
     "adf_text",
+    "jira_unavailable",
     "snapshot_of",
 ]
 
 LEDGER_KIND = "worklog"
 _DONE_CATEGORY = "done"
+
+
+def jira_unavailable(exc: JirabridgeError) -> bool:
+    """Whether ``exc`` says Jira (or the way to it) is down rather than this record wrong: no
+    answer, the site's breaker open, or a 5xx that outlasted the client's retries."""
+    return isinstance(exc, TransportError) or (isinstance(exc, ApiError) and exc.status >= 500)
 
 
 def adf_text(comment: Any) -> str:
@@ -156,8 +169,12 @@ class WorklogSync:
         notify_users: bool = False,
         actor_user_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        defer_outages: bool = False,
     ) -> None:
         self._sessions = sessions
+        #: Raise a Jira outage (:func:`jira_unavailable`) instead of failing the record: set by
+        #: durable runs, which wait for Jira to come back and try again.
+        self.defer_outages = defer_outages
         self._jira = jira
         self._site = site
         self._notify = notify_users
@@ -376,6 +393,10 @@ class WorklogSync:
             # the ledger tells the next attempt what already reached Jira.
             raise
         except JirabridgeError as exc:
+            if self.defer_outages and jira_unavailable(exc):
+                # Nothing is known about the record: the ledger says what reached Jira, and
+                # the next attempt reconciles before writing.
+                raise
             outcome = await self._failed(action, exc)
         await self._log(action, outcome, run_id)
         return outcome
@@ -505,6 +526,18 @@ class WorklogSync:
             row.conflict = {"local": mine, "jira": theirs}
             row.last_error = action.reason
         return ActionOutcome(action.record_id, action.kind, False, action.worklog_id, action.reason)
+
+    async def fail_unreachable(
+        self, record_id: str, exc: JirabridgeError, *, run_id: str | None = None
+    ) -> ActionOutcome:
+        """Fail ``record_id`` because Jira stayed unreachable (a durable run waited it out and
+        gave up); logged like any attempt, so "retry failed" picks it up later."""
+        action = PlannedAction(
+            record_id, ActionKind.ERROR, f"Jira could not be reached: {exc.message}"
+        )
+        outcome = await self._error(action)
+        await self._log(action, outcome, run_id)
+        return outcome
 
     async def _error(self, action: PlannedAction) -> ActionOutcome:
         await self._set_error(action.record_id, action.reason)

@@ -30,6 +30,7 @@ from jirabridge.errors import ConfigError, JirabridgeError, NotFoundError
 from jirabridge.jobs import registry
 from jirabridge.jobs.engine import JobEngine, JobHandle
 from jirabridge.jobs.ids import workflow_id
+from jirabridge.jobs.registry import durable_sleep
 from jirabridge.store.account_models import JiraConnectionRow
 from jirabridge.store.db import read_transaction, write_transaction
 from jirabridge.store.models import utcnow
@@ -39,10 +40,16 @@ from jirabridge.store.worklog_models import (
     SyncRunRow,
     TimeRecordRow,
 )
-from jirabridge.sync.worklogs.executor import ActionOutcome, SyncSummary, WorklogSync
+from jirabridge.sync.worklogs.executor import (
+    ActionOutcome,
+    SyncSummary,
+    WorklogSync,
+    jira_unavailable,
+)
 from jirabridge.sync.worklogs.planner import ActionKind
 
 __all__ = [
+    "OUTAGE_WAITS_SEC",
     "WORKLOG_QUEUE",
     "RunProgress",
     "SyncProvider",
@@ -65,15 +72,28 @@ WORKLOG_QUEUE = registry.declare_site_queue("worklogs", per_site_concurrency=1)
 #: Opens a :class:`WorklogSync` for a connection id (closing its client on exit).
 SyncProvider = Callable[[str], AbstractAsyncContextManager[WorklogSync]]
 
+#: Durable waits between attempts at a record while Jira is unreachable (no answer, breaker
+#: open, 5xx after the client's retries): about 45 minutes in all, then the record is failed
+#: (and can be retried by hand). The run keeps its site's slot meanwhile: the site is down.
+OUTAGE_WAITS_SEC: tuple[float, ...] = (15, 30, 60, 120, 240, 300, 300, 300, 300, 300, 300, 300)
+
 _provider: SyncProvider | None = None
 _sessions: async_sessionmaker[AsyncSession] | None = None
+_outage_waits: tuple[float, ...] = OUTAGE_WAITS_SEC
 
 
-def configure(sessions: async_sessionmaker[AsyncSession], provider: SyncProvider) -> None:
-    """Give this process's workflows their database and their Jira clients."""
-    global _provider, _sessions
+def configure(
+    sessions: async_sessionmaker[AsyncSession],
+    provider: SyncProvider,
+    *,
+    outage_waits: Sequence[float] | None = None,
+) -> None:
+    """Give this process's workflows their database and their Jira clients (and, for tests,
+    shorter waits through a Jira outage)."""
+    global _provider, _sessions, _outage_waits
     _provider = provider
     _sessions = sessions
+    _outage_waits = tuple(outage_waits) if outage_waits is not None else OUTAGE_WAITS_SEC
 
 
 def _configured() -> tuple[async_sessionmaker[AsyncSession], SyncProvider]:
@@ -82,21 +102,34 @@ def _configured() -> tuple[async_sessionmaker[AsyncSession], SyncProvider]:
     return _sessions, _provider
 
 
-# Retries ride out our own database going away (about a minute, backing off from 1 s);
-# Jira's errors do not get here: the client retries them and the outcome records the rest.
+# Retries ride out our own database going away (about a minute, backing off from 1 s). Jira's
+# errors do not get here: the client retries them, an outage comes back as ``unavailable`` for
+# the workflow to wait out, and the outcome records the rest.
 @registry.step(name="worklogs.sync-record", retries=6, retry_interval_sec=1.0)
-async def sync_record(run_id: str, connection_id: str, record_id: str) -> dict[str, Any]:
-    """Plan and apply one record; the outcome as a picklable dict."""
+async def sync_record(
+    run_id: str, connection_id: str, record_id: str, defer_outages: bool = True
+) -> dict[str, Any]:
+    """Plan and apply one record; the outcome as a picklable dict, or ``{"unavailable": why}``
+    when Jira could not be reached and ``defer_outages`` is set."""
     _, provider = _configured()
     sessions, _ = _configured()
     async with read_transaction(sessions) as session:
         run = await session.get(SyncRunRow, run_id)
     async with provider(connection_id) as sync:
         sync.actor_user_id = run.actor_user_id if run is not None else None
-        plan = await sync.plan([record_id])
-        if not plan.actions:
-            return {"record_id": record_id, "kind": "noop", "ok": False, "error": "record gone"}
-        outcome = await sync.apply_action(plan.actions[0], run_id=run_id)
+        sync.defer_outages = defer_outages
+        try:
+            plan = await sync.plan([record_id])
+            if not plan.actions:
+                return {"record_id": record_id, "kind": "noop", "ok": False, "error": "record gone"}
+            outcome = await sync.apply_action(plan.actions[0], run_id=run_id)
+        except JirabridgeError as exc:
+            if not jira_unavailable(exc):
+                raise
+            if defer_outages:
+                return {"record_id": record_id, "unavailable": exc.message}
+            # Even planning needs Jira: the record fails with the reason, the run goes on.
+            outcome = await sync.fail_unreachable(record_id, exc, run_id=run_id)
     return {
         "record_id": outcome.record_id,
         "kind": outcome.kind.value,
@@ -118,12 +151,30 @@ async def finish_run(run_id: str, summary: dict[str, Any]) -> None:
             run.finished_at = utcnow()
 
 
+async def _sync_through_outages(run_id: str, connection_id: str, record_id: str) -> dict[str, Any]:
+    """One record, waiting (durably: a restart resumes the wait) while Jira is down; after the
+    last wait the record is tried once more and a failure is recorded as usual."""
+    for wait in _outage_waits:
+        raw = await sync_record(run_id, connection_id, record_id)
+        if "unavailable" not in raw:
+            return raw
+        log.warning(
+            "run %s: Jira unavailable (%s); trying record %s again in %.0f s",
+            run_id,
+            raw["unavailable"],
+            record_id,
+            wait,
+        )
+        await durable_sleep(wait)
+    return await sync_record(run_id, connection_id, record_id, False)
+
+
 @registry.workflow("worklogs.sync-run")
 async def sync_run(run_id: str, connection_id: str, record_ids: list[str]) -> dict[str, Any]:
     """Sync ``record_ids`` through ``connection_id``, one durable step per record."""
     summary = SyncSummary()
     for record_id in record_ids:
-        raw = await sync_record(run_id, connection_id, record_id)
+        raw = await _sync_through_outages(run_id, connection_id, record_id)
         summary.add(
             ActionOutcome(
                 record_id=raw["record_id"],
