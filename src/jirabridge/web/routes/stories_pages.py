@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from jirabridge.errors import JirabridgeError, ValidationError
+from jirabridge.errors import JirabridgeError, NotFoundError, ValidationError
 from jirabridge.service.stories import ExportRequest, ProfileInput, RollbackRequest
 from jirabridge.web.auth import AccountsDep, Caller, login_redirect, optional_caller, verify_csrf
 from jirabridge.web.routes.stories_api import ServiceDep
@@ -258,6 +258,8 @@ async def rollback_fragment(
         rollback = await service.rollback(
             caller.user.id, export_id, _rollback_request(form, dry_run=not apply)
         )
+    except NotFoundError as exc:
+        return _error_fragment(request, exc.message, status_code=404)
     except JirabridgeError as exc:
         return _error_fragment(request, exc.message)
     return _fragment(
@@ -278,6 +280,8 @@ async def refresh_status_page(
     response: Response = RedirectResponse(f"/stories/exports/{export_id}", status_code=303)
     try:
         await service.refresh_status(caller.user.id, export_id)
+    except NotFoundError:
+        raise  # someone else's export (or none): 404, not a redirect to a page that 404s
     except JirabridgeError as exc:
         flash(request, response, exc.message, "error")
     return response
