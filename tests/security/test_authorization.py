@@ -43,7 +43,7 @@ def _request(world: World, method: str, path: str, rule: Rule, who: Login | None
         kwargs["json"] = fill_any(rule.json, world.ids)
     if rule.form is not None:
         kwargs["data"] = fill_any(rule.form, world.ids)
-    return world.call(method, fill(path, world.ids), who, **kwargs, **kw)
+    return world.call(method, fill(path, rule.ids(world.ids)), who, **kwargs, **kw)
 
 
 def test_every_route_is_classified(world: World) -> None:
@@ -107,8 +107,9 @@ def test_another_users_object_is_not_found(
 ) -> None:
     session = rule.face == "page"
     answer = _request(world, method, path, rule, world.mallory, session=session)
+    url = fill(path, rule.ids(world.ids))
     assert answer.status_code == rule.other, (
-        f"mallory {method} {fill(path, world.ids)} -> {answer.status_code}: {answer.text[:300]}"
+        f"mallory {method} {url} -> {answer.status_code}: {answer.text[:300]}"
     )
     if rule.other == 200:
         assert answer.json() in ([], {}), answer.text[:300]

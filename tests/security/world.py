@@ -250,6 +250,15 @@ def _create_objects(world: World) -> None:
     board_list = boards.json()
     board_list = board_list["boards"] if isinstance(board_list, dict) else board_list
     world.ids["board_id"] = str(board_list[0]["id"])
+    github = world.call(
+        "POST",
+        "/api/github/connections",
+        admin,
+        json={"name": "suite", "token": "ghp_suite_placeholder", "repos": ["octo/hello"]},
+    )
+    assert github.status_code == 201, github.text
+    world.ids["github_connection_id"] = github.json()["connection"]["id"]
+    world.secrets["github_token"] = "ghp_suite_placeholder"
     links = world.call("GET", "/api/devlinks/links", admin).json()
     world.ids["sha"] = next(link["ref"] for link in links if link["kind"] == "commit")
     sync = world.call("POST", f"/api/jira/sync/record/{world.ids['record_id']}", admin)
