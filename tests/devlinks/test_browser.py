@@ -1,6 +1,7 @@
 """The GitHub-and-Jira pages in a real browser (Debian's chromium through Playwright): links
-per issue and repository, Smart Commit results, backfill progress, the action log, and the
-triage dry-run with a rule error shown by line."""
+per issue and repository, Smart Commit results, backfill progress, the action log, the
+triage dry-run with a rule error shown by line, and a connection's rules loaded, saved and
+dry-run with its own action log."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ from jirabridge.web.problems import install_problem_handlers
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhooks"
+CORE_RULES = """\
+rules:
+  - name: core
+    match: {labels: [bug]}
+    actions:
+      add_labels: [needs-core]
+"""
 
 
 @pytest.fixture
@@ -83,7 +91,6 @@ def site(database_url: str, tmp_path: Path) -> Iterator[str]:
             status="done",
         )
         await store.save(StoredCursor("octo/hello", 7, 3, 9, False))
-        await store.log_triage("github", [("octo/hello#9", "bugs", "assign", "hubot", "done", "")])
         github = GitHubService(
             session_factory(engine),
             SecretBox([KEY]),
@@ -93,6 +100,11 @@ def site(database_url: str, tmp_path: Path) -> Iterator[str]:
         )
         seeded = await github.create(
             f"user:{user.id}", name="Seeded", kind="token", secret=TOKEN, repos=["octo/hello"]
+        )
+        await store.log_triage(
+            "github",
+            [("octo/hello#9", "bugs", "assign", "hubot", "done", "")],
+            connection_id=seeded.connection.id,
         )
         async with session_factory(engine)() as session:
             session.add(
@@ -161,6 +173,22 @@ def test_links_results_progress_log_and_dry_run(browser: Browser, site: str) -> 
         page.get_by_label("Rules").fill("rules:\n  - name: x\n    actions: {assign: {team: t}}\n")
         page.get_by_role("button", name="Dry-run").click()
         expect(page.locator("#rule-problems")).to_contain_text("line 3: team 't' is not defined")
+
+        # The rules of a connection: load, save, and dry-run what was saved.
+        page.get_by_label("Connection", exact=True).select_option(label="Seeded")
+        page.get_by_role("button", name="Load rules").click()
+        expect(page.locator("#editing")).to_contain_text("Rules of Seeded: none saved yet")
+        expect(page.locator("#connection-log")).to_contain_text("octo/hello#9")
+        page.get_by_label("Rules", exact=True).fill(CORE_RULES)
+        page.get_by_role("button", name="Save rules").click()
+        expect(page.locator(".flash")).to_contain_text("Saved the triage rules of Seeded.")
+        expect(page.locator("#editing")).not_to_contain_text("none saved yet")
+        expect(page.get_by_label("Rules", exact=True)).to_have_value(CORE_RULES)
+        page.get_by_label("Event (JSON)").fill(json.dumps(event))
+        page.get_by_role("button", name="Dry-run").click()
+        expect(page.locator("#dry-run")).to_contain_text("rule 'core' (line 2) matches")
+        expect(page.locator("#dry-run")).to_contain_text("-> add_labels needs-core")
+        expect(page.locator("#editing")).to_contain_text("Rules of Seeded")
     finally:
         page.close()
 
@@ -203,7 +231,7 @@ def test_github_connection_add_test_repos_webhooks_remove_and_backfill_progress(
         row = page.locator("#github-connections tr", has_text="Zebra")
         row.get_by_role("button", name="Remove").click()
         expect(page.locator(".flash")).to_contain_text("Removed Zebra.")
-        expect(page.locator("#github-connections tbody tr")).to_have_count(1)
+        expect(page.locator("#github-connections tr[data-connection]")).to_have_count(1)
 
         page.goto(f"{site}/github/backfill/run-1")
         expect(page.locator("#run-status")).to_have_text("running")

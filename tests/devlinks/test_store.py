@@ -67,3 +67,18 @@ async def test_deliveries_are_recorded_for_their_owner_only(
     await mine.log_triage("jira", [("DEMO-1", "rule", "assign", "acc", "done", "")])
     assert [(e.bug_ref, e.status) for e in await mine.triage_log()] == [("DEMO-1", "done")]
     assert await theirs.triage_log() == []
+
+
+async def test_the_triage_log_is_read_per_connection_within_its_owner(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    team = DevLinkStore(sessions, await make_owner(engine, "team", "core"))
+    other = DevLinkStore(sessions, await make_owner(engine, "team", "web"))
+    await team.log_triage("github", [("o/r#1", "a", "assign", "x", "done", "")], connection_id="c1")
+    await team.log_triage("github", [("o/r#2", "b", "assign", "y", "done", "")], connection_id="c2")
+    await team.log_triage("jira", [("DEMO-3", "c", "assign", "z", "done", "")])
+    assert [e.bug_ref for e in await team.triage_log(connection_id="c1")] == ["o/r#1"]
+    assert [e.bug_ref for e in await team.triage_log()] == ["DEMO-3", "o/r#2", "o/r#1"]
+    # Another owner sees nothing of it, even naming the connection.
+    assert await other.triage_log(connection_id="c1") == []

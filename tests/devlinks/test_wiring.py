@@ -27,6 +27,7 @@ from jirabridge.service.github import GitHubService
 from jirabridge.service.webhook_intake import create_endpoint
 from jirabridge.service.webhook_wiring import WebhooksContext, build_webhooks_context
 from jirabridge.store.db import session_factory
+from jirabridge.store.devlinks import DevLinkStore
 from jirabridge.store.webhook_models import EndpointKind, WebhookSource
 from jirabridge.store.webhooks import Owner, list_deliveries, replay_deliveries
 from jirabridge.store.worklog_models import TimeRecordRow
@@ -504,3 +505,8 @@ async def test_new_bugs_from_github_and_jira_are_triaged_through_the_processor(
         ("github", "add_labels", "done"),
         ("jira", "add_labels", "done"),
     }
+    # Each entry names the connection whose rules acted (the rules page shows it per connection).
+    store = DevLinkStore(wired.service.sessions, wired.owner)
+    by_connection = await store.triage_log(connection_id=created.connection.id)
+    assert sorted(e.bug_source for e in by_connection) == ["github", "jira"]
+    assert await store.triage_log(connection_id="another-connection") == []

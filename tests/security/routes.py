@@ -12,8 +12,8 @@ naming it. To classify a new route, add one line:
   a 422 for a missing field. ``{name}`` in a value is replaced by the world id.
 - ``real``: False when the world cannot create such an object (the id is made up, so a 404
   proves less); say why in ``note``.
-- ``alias``: a path parameter filled from a world id of another name (the GitHub routes'
-  ``{connection_id}`` is a GitHub connection, ``gh_connection_id``).
+- ``alias``: a path parameter that names another kind of object than the world id of the same
+  name (``{connection_id}`` of a GitHub route is ``github_connection_id``).
 """
 
 from __future__ import annotations
@@ -39,11 +39,17 @@ class Rule:
     note: str = ""
     alias: dict[str, str] = field(default_factory=dict)
 
+    def ids(self, world_ids: dict[str, str]) -> dict[str, str]:
+        """The world's ids with each ``alias`` path parameter standing for its world id."""
+        return {**world_ids, **{k: world_ids[v] for k, v in self.alias.items() if v in world_ids}}
+
 
 R = Rule
 REC = "{record_id}"
 CONN = "{connection_id}"
-GH = {"connection_id": "gh_connection_id"}
+GH = "{github_connection_id}"
+#: A GitHub route's ``{connection_id}`` is a GitHub connection, not the world's Jira one.
+GH_ALIAS = {"connection_id": "github_connection_id"}
 PROFILE = {"project": "DEMO"}
 
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -205,61 +211,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/stories/profiles"): R("page"),
     ("GET", "/stories/ui/projects"): R("page", note="htmx fragment: 401 without a session"),
     ("GET", "/stories/ui/mapping"): R("page", note="htmx fragment: 401 without a session"),
-    # -- GitHub connections and backfill
-    ("GET", "/api/github/connections"): R("api"),
-    ("POST", "/api/github/connections"): R(
-        "api",
-        owned="connection_id",
-        json={"name": "x", "token": "ghp_x", "jira_connection_id": CONN},
-        note="a GitHub connection writing to someone else's Jira connection",
-    ),
-    ("GET", "/api/github/connections/{connection_id}"): R(
-        "api", owned="gh_connection_id", alias=GH
-    ),
-    ("PATCH", "/api/github/connections/{connection_id}"): R(
-        "api", owned="gh_connection_id", alias=GH, json={"repos": ["octo/stolen"]}
-    ),
-    ("PUT", "/api/github/connections/{connection_id}/repositories"): R(
-        "api", owned="gh_connection_id", alias=GH, json={"repos": ["octo/stolen"]}
-    ),
-    ("DELETE", "/api/github/connections/{connection_id}"): R(
-        "api", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/api/github/connections/{connection_id}/test"): R(
-        "api", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/api/github/connections/{connection_id}/webhooks"): R(
-        "api", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/api/github/backfill"): R(
-        "api", owned="gh_connection_id", json={"connection_id": "{gh_connection_id}"}
-    ),
-    ("GET", "/api/github/backfill/{run_id}"): R(
-        "api", owned="run_id", real=False, note="no backfill run without workers in the world"
-    ),
-    ("GET", "/api/github/backfill/{run_id}/events"): R(
-        "api", owned="run_id", real=False, note="as above"
-    ),
-    ("GET", "/github/connections"): R("page"),
-    ("POST", "/github/connections"): R("page", form={"name": "x", "token": "ghp_x"}),
-    ("POST", "/github/connections/{connection_id}/test"): R(
-        "page", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/github/connections/{connection_id}/repos"): R(
-        "page", owned="gh_connection_id", alias=GH, form={"repos": "octo/stolen"}
-    ),
-    ("POST", "/github/connections/{connection_id}/webhooks"): R(
-        "page", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/github/connections/{connection_id}/delete"): R(
-        "page", owned="gh_connection_id", alias=GH
-    ),
-    ("POST", "/github/connections/{connection_id}/backfill"): R(
-        "page", owned="gh_connection_id", alias=GH, form={"months": "1"}
-    ),
-    ("GET", "/github/backfill/{run_id}"): R(
-        "page", owned="run_id", real=False, note="no backfill run without workers in the world"
-    ),
     # -- dev links and triage
     ("GET", "/api/devlinks/links"): R("api"),
     ("GET", "/api/devlinks/commits/{sha}"): R(
@@ -270,8 +221,66 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/issue-keys/explain"): R("api"),
     ("POST", "/api/triage/dry-run"): R("api"),
     ("GET", "/github"): R("page"),
-    ("GET", "/github/triage"): R("page"),
+    ("GET", "/github/triage"): R(
+        "page",
+        owned="github_connection_id",
+        query={"connection": GH},
+        note="the rules editor of a connection",
+    ),
     ("POST", "/github/triage"): R("page"),
+    ("POST", "/github/triage/{connection_id}/rules"): R(
+        "page", owned="github_connection_id", form={"rules": "rules: []\n"}, alias=GH_ALIAS
+    ),
+    # -- GitHub connections (the admin's own; a team's is reached by its members alike)
+    ("GET", "/api/github/connections"): R("api"),
+    ("POST", "/api/github/connections"): R("api"),
+    ("GET", "/api/github/connections/{connection_id}"): R(
+        "api", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("PATCH", "/api/github/connections/{connection_id}"): R(
+        "api", owned="github_connection_id", json={"triage_label": "x"}, alias=GH_ALIAS
+    ),
+    ("PUT", "/api/github/connections/{connection_id}/repositories"): R(
+        "api", owned="github_connection_id", json={"repos": []}, alias=GH_ALIAS
+    ),
+    ("DELETE", "/api/github/connections/{connection_id}"): R(
+        "api", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/api/github/connections/{connection_id}/test"): R(
+        "api", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/api/github/connections/{connection_id}/webhooks"): R(
+        "api", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/api/github/backfill"): R(
+        "api", owned="github_connection_id", json={"connection_id": GH, "months": 1}
+    ),
+    ("GET", "/api/github/backfill/{run_id}"): R(
+        "api", owned="run_id", real=False, note="no backfill run in the world"
+    ),
+    ("GET", "/api/github/backfill/{run_id}/events"): R(
+        "api", owned="run_id", real=False, note="as above"
+    ),
+    ("GET", "/github/connections"): R("page"),
+    ("POST", "/github/connections"): R("page"),
+    ("POST", "/github/connections/{connection_id}/test"): R(
+        "page", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/github/connections/{connection_id}/repos"): R(
+        "page", owned="github_connection_id", form={"repos": ""}, alias=GH_ALIAS
+    ),
+    ("POST", "/github/connections/{connection_id}/webhooks"): R(
+        "page", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/github/connections/{connection_id}/delete"): R(
+        "page", owned="github_connection_id", alias=GH_ALIAS
+    ),
+    ("POST", "/github/connections/{connection_id}/backfill"): R(
+        "page", owned="github_connection_id", form={"months": "1"}, alias=GH_ALIAS
+    ),
+    ("GET", "/github/backfill/{run_id}"): R(
+        "page", owned="run_id", real=False, note="no backfill run in the world"
+    ),
     # -- webhooks management
     ("POST", "/api/webhooks/endpoints"): R(
         "api",

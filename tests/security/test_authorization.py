@@ -43,8 +43,7 @@ def _request(world: World, method: str, path: str, rule: Rule, who: Login | None
         kwargs["json"] = fill_any(rule.json, world.ids)
     if rule.form is not None:
         kwargs["data"] = fill_any(rule.form, world.ids)
-    ids = {**world.ids, **{param: world.ids[name] for param, name in rule.alias.items()}}
-    return world.call(method, fill(path, ids), who, **kwargs, **kw)
+    return world.call(method, fill(path, rule.ids(world.ids)), who, **kwargs, **kw)
 
 
 def test_every_route_is_classified(world: World) -> None:

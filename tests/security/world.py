@@ -254,6 +254,15 @@ def _create_objects(world: World) -> None:
     board_list = boards.json()
     board_list = board_list["boards"] if isinstance(board_list, dict) else board_list
     world.ids["board_id"] = str(board_list[0]["id"])
+    github = world.call(
+        "POST",
+        "/api/github/connections",
+        admin,
+        json={"name": "suite", "token": "ghp_suite_placeholder", "repos": ["octo/hello"]},
+    )
+    assert github.status_code == 201, github.text
+    world.ids["github_connection_id"] = github.json()["connection"]["id"]
+    world.secrets["github_token"] = "ghp_suite_placeholder"
     links = world.call("GET", "/api/devlinks/links", admin).json()
     world.ids["sha"] = next(link["ref"] for link in links if link["kind"] == "commit")
     profile = world.call(
@@ -270,14 +279,6 @@ def _create_objects(world: World) -> None:
     world.ids["profile_id"] = profile.json()["id"]
     exports = world.call("GET", "/api/stories/exports", admin).json()
     world.ids["export_id"] = exports["items"][0]["id"]  # the demo's export
-    github = world.call(
-        "POST",
-        "/api/github/connections",
-        admin,
-        json={"name": "suite", "token": "ghp_suite_token", "repos": ["octo/hello"]},
-    )
-    assert github.status_code == 201, github.text
-    world.ids["gh_connection_id"] = github.json()["connection"]["id"]
     sync = world.call("POST", f"/api/jira/sync/record/{world.ids['record_id']}", admin)
     if sync.status_code < 300 and "run_id" in sync.json():
         world.ids["run_id"] = sync.json()["run_id"]

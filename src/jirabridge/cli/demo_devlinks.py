@@ -66,9 +66,6 @@ async def seed_demo_devlinks(settings: Settings, *, email: str, keys: Sequence[s
             status="done",
         )
         await store.save(StoredCursor(REPO, 12, 12, 12, True))
-        await store.log_triage(
-            "github", [(f"{REPO}#13", "crashes to backend", "add_labels", "triaged", "done", "")]
-        )
         github = build_github_service(
             settings, ctx.sessions, jira_clients=ctx.clients, box=ctx.secrets.box
         )
@@ -79,6 +76,11 @@ async def seed_demo_devlinks(settings: Settings, *, email: str, keys: Sequence[s
             secret="demo-placeholder-token",  # noqa: S106 - not a credential: the demo is offline
             repos=[REPO],
             project_keys=[first.split("-", 1)[0]],
+        )
+        await store.log_triage(
+            "github",
+            [(f"{REPO}#13", "crashes to backend", "add_labels", "triaged", "done", "")],
+            connection_id=created.connection.id,
         )
         async with write_transaction(ctx.sessions) as session:
             session.add(

@@ -150,6 +150,8 @@ class TriageActionRow(OwnedMixin, CreatedAtMixin, Base):
     value: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The connection whose rules acted (None: logged before connections were recorded).
+    github_connection_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class GitHubConnectionRow(OwnedMixin, TimestampMixin, Base):

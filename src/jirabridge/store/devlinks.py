@@ -217,8 +217,15 @@ class DevLinkStore:
             ).scalars()
             return [StoredCursor(r.repo, r.last_number, r.processed, r.total, r.done) for r in rows]
 
-    async def log_triage(self, bug_source: str, entries: Iterable[Sequence[str]]) -> None:
-        """Append action-log entries: each is ``(bug_ref, rule, kind, value, status, detail)``."""
+    async def log_triage(
+        self,
+        bug_source: str,
+        entries: Iterable[Sequence[str]],
+        *,
+        connection_id: str | None = None,
+    ) -> None:
+        """Append action-log entries: each is ``(bug_ref, rule, kind, value, status, detail)``,
+        made by the rules of GitHub connection ``connection_id``."""
         async with write_transaction(self._sessions) as session:
             for bug_ref, rule, kind, value, status, detail in entries:
                 session.add(
@@ -231,16 +238,17 @@ class DevLinkStore:
                         value=value,
                         status=status,
                         detail=detail or None,
+                        github_connection_id=connection_id,
                     )
                 )
 
-    async def triage_log(self, *, limit: int = 100) -> list[TriageActionRow]:
-        """The newest action-log entries first."""
+    async def triage_log(
+        self, *, limit: int = 100, connection_id: str | None = None
+    ) -> list[TriageActionRow]:
+        """The newest action-log entries first; only ``connection_id``'s when it is given."""
         async with read_transaction(self._sessions) as session:
-            query = (
-                select(TriageActionRow)
-                .where(self.owner.where(TriageActionRow))
-                .order_by(TriageActionRow.id.desc())
-                .limit(limit)
-            )
+            query = select(TriageActionRow).where(self.owner.where(TriageActionRow))
+            if connection_id is not None:
+                query = query.where(TriageActionRow.github_connection_id == connection_id)
+            query = query.order_by(TriageActionRow.id.desc()).limit(limit)
             return list((await session.execute(query)).scalars())

@@ -192,6 +192,7 @@ async def process_delivery(owner_key: str, connection_id: str, delivery_pk: int)
                 github=github,
                 repos=connection.repos,
                 label=connection.triage_label,
+                connection_id=connection.id,
             )
     summary["bug"] = None if plan is None else plan.bug.ref
     summary["actions"] = [asdict(entry) for entry in log]

@@ -33,8 +33,12 @@ async def triage_event(
     github: GitHubClient | None = None,
     repos: Sequence[str] = (),
     label: str | None = None,
+    connection_id: str | None = None,
 ) -> tuple[TriagePlan | None, list[ActionLogEntry]]:
-    """Triage one delivery (``source`` is ``github`` or ``jira``); None when it is not a bug."""
+    """Triage one delivery (``source`` is ``github`` or ``jira``); None when it is not a bug.
+
+    ``connection_id`` names the GitHub connection whose rules these are, in the action log.
+    """
     if source == "github":
         bug = bug_from_github_issue(payload, label=label)
     else:
@@ -47,6 +51,8 @@ async def triage_event(
     log = await apply_triage_plan(plan, ledger=ledger, site=site, jira=jira, github=github)
     if store is not None:
         await store.log_triage(
-            bug.source, [(e.bug, e.rule, e.kind, e.value, e.status, e.detail) for e in log]
+            bug.source,
+            [(e.bug, e.rule, e.kind, e.value, e.status, e.detail) for e in log],
+            connection_id=connection_id,
         )
     return plan, log
