@@ -163,6 +163,22 @@ def test_session_writes_need_the_csrf_token(
     assert wrong.status_code == 403, wrong.text[:300]
 
 
+_PAGE_WRITES = [(m, p, r) for m, p, r in _walked("page") if m in _WRITES and p != "/logout"]
+
+
+@pytest.mark.parametrize(("method", "path", "rule"), _PAGE_WRITES, ids=_id)
+def test_page_forms_refuse_a_read_only_key(
+    world: World, method: str, path: str, rule: Rule
+) -> None:
+    # A key skips the CSRF check (no browser sends it by itself), so its scope must hold.
+    read_only = {"Authorization": f"Bearer {world.mallory.read_key}"}
+    answer = _request(world, method, path, rule, None, headers=read_only)
+    if answer.status_code == 303:  # a session-only flow (OAuth start) sends keys to the login
+        assert answer.headers["location"].startswith("/login"), answer.headers["location"]
+        return
+    assert answer.status_code == 403, answer.text[:300]
+
+
 def test_api_keys_need_no_csrf_token(world: World) -> None:
     answer = world.call(
         "POST", "/api/issue-keys/explain", world.mallory, json={"text": "fixes DEMO-1 and UTF-8"}

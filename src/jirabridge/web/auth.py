@@ -142,8 +142,18 @@ OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
 
 
 async def verify_csrf(request: Request, caller: Caller, ctx: AccountsContext) -> None:
-    """Refuse a state-changing session request without the session's CSRF token."""
-    if caller.via != "session" or request.method in _SAFE_METHODS:
+    """Refuse a state-changing session request without the session's CSRF token, and a
+    page's form posted with a read-only API key.
+
+    API keys need no CSRF token (a browser never sends them by itself). ``/api/*`` routes check
+    a key's scope themselves (some POSTs only read, like the key explainer); every other POST
+    is a UI form that changes something, so it needs the ``write`` scope here.
+    """
+    if request.method in _SAFE_METHODS:
+        return
+    if caller.via != "session":
+        if not request.url.path.startswith("/api/"):
+            caller.require(ApiKeyScope.WRITE)
         return
     assert caller.session_token is not None
     presented = request.headers.get(CSRF_HEADER)
