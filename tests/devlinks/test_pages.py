@@ -19,7 +19,7 @@ from github.conftest import TOKEN, FakeGitHub
 from jirabridge.service.github import GitHubService
 from jirabridge.store.accounts import TeamRepository
 from jirabridge.store.db import session_factory, write_transaction
-from jirabridge.store.devlinks import DevLinkStore
+from jirabridge.store.devlinks import DevLinkStore, StoredLink
 from jirabridge.store.secrets import SecretBox
 from jirabridge.web.routes import devlinks_pages, github_pages
 
@@ -251,3 +251,19 @@ async def test_invalid_rules_are_refused_by_line_and_nothing_is_stored(
     forged = await client.post(f"/github/triage/{site.shared}/rules", data={"rules": ""})
     assert forged.status_code == 403
     assert (await site.service.connection(site.team, site.shared)).triage_rules == RULES
+
+
+async def test_the_overview_shows_a_teams_links_to_its_members_only(
+    site: Site, bob: tuple[httpx.AsyncClient, str], eve: tuple[httpx.AsyncClient, str]
+) -> None:
+    link = StoredLink("DEMO-7", "octo/team-repo", "pull_request", "42", ("title",), None, "t", None)
+    await DevLinkStore(site.sessions, site.team).save_link(link)
+    client, _ = bob
+    own = (await client.get("/github")).text
+    assert "octo/team-repo" not in own  # bob's own view: the team's links are not his
+    assert "Team platform" in own  # but the picker offers the team
+    team = await client.get("/github", params={"owner": site.team})
+    assert team.status_code == 200
+    assert "octo/team-repo" in team.text
+    outsider, _ = eve
+    assert (await outsider.get("/github", params={"owner": site.team})).status_code == 404

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from jirabridge.errors import ValidationError
+from jirabridge.errors import NotFoundError, ValidationError
 from jirabridge.service.account_wiring import AccountsContext
 from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.github import GitHubService
@@ -32,7 +32,7 @@ from jirabridge.sync.triage import (
 )
 from jirabridge.web.auth import AccountsDep, Caller, login_redirect, optional_caller, verify_csrf
 from jirabridge.web.routes.github_api import get_github_service
-from jirabridge.web.routes.github_pages import connection_groups, owner_of
+from jirabridge.web.routes.github_pages import caller_owners, connection_groups, owner_of
 from jirabridge.web.ui import add_nav_item, flash, render
 
 __all__ = ["router"]
@@ -61,16 +61,24 @@ async def overview(
     caller: OptionalCaller,
     issue: str | None = None,
     repo: str | None = None,
+    owner: str | None = None,
 ) -> Response:
-    """Links, Smart Commit results, backfill progress and the triage log."""
+    """Links, Smart Commit results, backfill progress and the triage log of the caller, or of
+    one of their teams (``?owner=team:<id>``; anyone else's is a 404)."""
     if caller is None:
         return login_redirect(request)
-    store = DevLinkStore(ctx.sessions, f"user:{caller.user.id}")
+    owners = await caller_owners(caller, ctx)
+    chosen = owner or owners[0].key
+    if chosen not in {o.key for o in owners}:
+        raise NotFoundError("no such owner")
+    store = DevLinkStore(ctx.sessions, chosen)
     return render(
         request,
         "devlinks/overview.html",
         {
             "caller": caller,
+            "owners": owners,
+            "owner": chosen,
             "issue": issue,
             "repo": repo,
             "links": await store.links(issue_key=issue or None, repo=repo or None),
