@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from jirabridge.http.clock import FakeClock
 
-REDIS_URL = os.environ.get("JIRABRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from support.services import redis_client as connect_redis
+from support.services import unavailable
+
 POSTGRES_DSN = os.environ.get(
     "JIRABRIDGE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -22,12 +25,6 @@ POSTGRES_DSN = os.environ.get(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "redis: needs the Redis server at 127.0.0.1:6379")
-
-
-def _unavailable(what: str, exc: BaseException) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} must be reachable under CI=true: {exc!r}")
-    pytest.skip(f"{what} not reachable: {exc!r}")
 
 
 @pytest.fixture
@@ -43,15 +40,8 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[object]:
-    import redis.asyncio as redis_asyncio
-
-    client = redis_asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        _unavailable("Redis", exc)
+async def redis_client() -> AsyncIterator[Any]:
+    client: Any = await connect_redis()
     yield client
     await client.aclose()
 
@@ -64,7 +54,7 @@ async def postgres_dsn(unique: Callable[[str], str]) -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(POSTGRES_DSN)
     except Exception as exc:
-        _unavailable("PostgreSQL", exc)
+        unavailable("PostgreSQL", exc)
     name = unique("jb_http_test")
     await admin.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = POSTGRES_DSN.rpartition("/")

@@ -60,8 +60,8 @@ from .cluster import (
     wait_for,
     wait_for_async,
 )
+from support.services import REDIS_URL, unavailable
 
-REDIS_URL = os.environ.get("JIRABRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = ("w1", "w2", "w3")
 DAY = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 
@@ -82,9 +82,7 @@ def _redis_or_skip() -> None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"Redis must be reachable under CI=true: {exc!r}")
-        pytest.skip(f"Redis not reachable: {exc!r}")
+        unavailable("Redis", exc)
     finally:
         client.close()
 

@@ -6,9 +6,9 @@ limiters on one store stand for two web processes).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,6 +18,8 @@ from jirabridge.http.governor_store import MemoryGovernorStore
 from jirabridge.service.api_limits import ApiRateLimiter, ApiRateLimits
 from jirabridge.service.settings import load_settings
 from security.world import MALLORY_PASSWORD, World, submit_login
+
+from support.services import redis_client
 
 
 class Clock:
@@ -117,17 +119,7 @@ def test_limits_come_from_settings(tmp_path: object) -> None:
 
 @pytest.mark.redis
 async def test_two_processes_share_one_bucket_in_redis() -> None:
-    import redis.asyncio as redis_asyncio
-
-    url = os.environ.get("JIRABRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    client = redis_asyncio.Redis.from_url(url)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis must be reachable under CI=true: {exc!r}")
-        pytest.skip(f"Redis not reachable: {exc!r}")
+    client: Any = await redis_client()
     prefix = f"jbtest-apilimit-{uuid.uuid4().hex[:10]}:"
     clock = Clock()
     try:

@@ -4,6 +4,7 @@ finished export of another small file, so the history and its pages have data.""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from jirabridge.cli.accounts_common import accounts_context, user_by_email
@@ -89,11 +90,9 @@ async def seed_demo_stories(settings: Settings, *, email: str, project: str) -> 
     async with accounts_context(settings) as ctx:
         user = await user_by_email(ctx, email)
         service = StoriesService(ctx.sessions, ctx.clients)
-        try:
+        with contextlib.suppress(NotFoundError):
             await service.profile_id_by_name(user.id, DEMO_PROFILE)
-            return path
-        except NotFoundError:
-            pass
+            return path  # seeded by an earlier run
         async with read_transaction(ctx.sessions) as session:
             connections = await ConnectionRepository(session, user.id).list()
         await service.create_profile(

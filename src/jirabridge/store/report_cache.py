@@ -45,19 +45,12 @@ def connection_cache_site(connection_id: str) -> str:
 
 
 async def forget_cache_site(session: AsyncSession, site: str) -> int:
-    """Drop every cached board of ``site`` (their issues go with them) inside the caller's
-    transaction; how many boards were dropped."""
-    boards = await session.scalars(
-        select(ReportCacheBoardRow.id).where(ReportCacheBoardRow.site == site)
+    """Drop every cached board of ``site`` (their issues go with them, by the foreign key's
+    cascade) inside the caller's transaction; how many boards were dropped."""
+    result = await session.execute(
+        delete(ReportCacheBoardRow).where(ReportCacheBoardRow.site == site)
     )
-    ids = list(boards)
-    if ids:
-        # Issues explicitly too: SQLite only cascades when foreign keys are switched on.
-        await session.execute(
-            delete(ReportCacheIssueRow).where(ReportCacheIssueRow.board_row_id.in_(ids))
-        )
-        await session.execute(delete(ReportCacheBoardRow).where(ReportCacheBoardRow.id.in_(ids)))
-    return len(ids)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,11 @@ __all__ = [
     "get_api_limiter",
     "login_redirect",
     "optional_caller",
+    "reader_id",
     "require_api_caller",
     "set_session_cookie",
     "verify_csrf",
+    "writer_id",
 ]
 
 SESSION_COOKIE = "jb_session"
@@ -97,6 +99,18 @@ class Caller:
     def require(self, scope: ApiKeyScope) -> None:
         """Raise :class:`PermissionDeniedError` unless the caller has ``scope``."""
         require_scope(self.scopes, scope)
+
+
+def reader_id(caller: Caller) -> str:
+    """The caller's user id, for a request that reads (403 without the ``read`` scope)."""
+    caller.require(ApiKeyScope.READ)
+    return caller.user.id
+
+
+def writer_id(caller: Caller) -> str:
+    """The caller's user id, for a request that writes (403 without the ``write`` scope)."""
+    caller.require(ApiKeyScope.WRITE)
+    return caller.user.id
 
 
 def _bearer(request: Request) -> str | None:

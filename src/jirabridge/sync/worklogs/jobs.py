@@ -111,8 +111,7 @@ async def sync_record(
 ) -> dict[str, Any]:
     """Plan and apply one record; the outcome as a picklable dict, or ``{"unavailable": why}``
     when Jira could not be reached and ``defer_outages`` is set."""
-    _, provider = _configured()
-    sessions, _ = _configured()
+    sessions, provider = _configured()
     async with read_transaction(sessions) as session:
         run = await session.get(SyncRunRow, run_id)
     async with provider(connection_id) as sync:

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.stories import (
     ExportRequest,
     ProfileInput,
@@ -24,7 +23,7 @@ from jirabridge.service.stories import (
     StoriesService,
     install_story_jobs,
 )
-from jirabridge.web.auth import AccountsDep, Caller, require_api_caller
+from jirabridge.web.auth import AccountsDep, Caller, reader_id, require_api_caller, writer_id
 from jirabridge.web.deps import get_runtime
 
 __all__ = ["get_stories_service", "router"]
@@ -51,23 +50,13 @@ def get_stories_service(request: Request, accounts: AccountsDep) -> StoriesServi
 ServiceDep = Annotated[StoriesService, Depends(get_stories_service)]
 
 
-def _reader(caller: Caller) -> str:
-    caller.require(ApiKeyScope.READ)
-    return caller.user.id
-
-
-def _writer(caller: Caller) -> str:
-    caller.require(ApiKeyScope.WRITE)
-    return caller.user.id
-
-
 # -- profiles -------------------------------------------------------------------------------
 
 
 @router.get("/profiles")
 async def list_profiles(caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
     """The caller's export profiles."""
-    return {"items": await service.list_profiles(_reader(caller))}
+    return {"items": await service.list_profiles(reader_id(caller))}
 
 
 @router.post("/profiles", status_code=201)
@@ -75,13 +64,13 @@ async def create_profile(
     caller: CallerDep, service: ServiceDep, body: ProfileInput
 ) -> dict[str, Any]:
     """Save a profile (409 when the name is taken)."""
-    return await service.create_profile(_writer(caller), body)
+    return await service.create_profile(writer_id(caller), body)
 
 
 @router.get("/profiles/{profile_id}")
 async def get_profile(caller: CallerDep, service: ServiceDep, profile_id: str) -> dict[str, Any]:
     """One profile."""
-    return await service.get_profile(_reader(caller), profile_id)
+    return await service.get_profile(reader_id(caller), profile_id)
 
 
 @router.put("/profiles/{profile_id}")
@@ -89,13 +78,13 @@ async def update_profile(
     caller: CallerDep, service: ServiceDep, profile_id: str, body: ProfileInput
 ) -> dict[str, Any]:
     """Replace a profile; its ``version`` grows (previews made before no longer export)."""
-    return await service.update_profile(_writer(caller), profile_id, body)
+    return await service.update_profile(writer_id(caller), profile_id, body)
 
 
 @router.delete("/profiles/{profile_id}", status_code=204)
 async def delete_profile(caller: CallerDep, service: ServiceDep, profile_id: str) -> Response:
     """Delete a profile (its exports keep their copy of it)."""
-    await service.delete_profile(_writer(caller), profile_id)
+    await service.delete_profile(writer_id(caller), profile_id)
     return Response(status_code=204)
 
 
@@ -107,7 +96,7 @@ async def projects(
     caller: CallerDep, service: ServiceDep, connection_id: str, refresh: bool = False
 ) -> dict[str, Any]:
     """Projects the connection can see (cached a few minutes; ``refresh=true`` asks again)."""
-    items = await service.projects(_reader(caller), connection_id, refresh=refresh)
+    items = await service.projects(reader_id(caller), connection_id, refresh=refresh)
     return {"items": items}
 
 
@@ -117,7 +106,7 @@ async def mapping_options(
 ) -> dict[str, Any]:
     """Issue types per level, fields per type (required ones flagged), and the site's story
     points / epic link / epic name fields, from createmeta."""
-    return await service.mapping_options(_reader(caller), connection_id, project, refresh=refresh)
+    return await service.mapping_options(reader_id(caller), connection_id, project, refresh=refresh)
 
 
 # -- preview and export ---------------------------------------------------------------------
@@ -126,7 +115,7 @@ async def mapping_options(
 @router.post("/preview")
 async def preview(caller: CallerDep, service: ServiceDep, body: ExportRequest) -> dict[str, Any]:
     """The plan of the export and its ``plan_id``: nothing is written."""
-    return (await service.preview(_reader(caller), body)).as_dict()
+    return (await service.preview(reader_id(caller), body)).as_dict()
 
 
 @router.post("/exports", status_code=202)
@@ -135,7 +124,7 @@ async def start_export(
 ) -> dict[str, Any]:
     """Export exactly the previewed plan (``plan_id``): 409 if anything changed since, 422 if
     the plan has problems; else the export is queued and its id returned."""
-    export_id = await service.start_export(_writer(caller), body)
+    export_id = await service.start_export(writer_id(caller), body)
     return {"export_id": export_id, "status": "queued"}
 
 
@@ -147,14 +136,14 @@ async def list_exports(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Export history, newest first."""
-    items, total = await service.list_exports(_reader(caller), offset=offset, limit=limit)
+    items, total = await service.list_exports(reader_id(caller), offset=offset, limit=limit)
     return {"items": items, "total": total, "offset": offset, "limit": limit}
 
 
 @router.get("/exports/{export_id}")
 async def get_export(caller: CallerDep, service: ServiceDep, export_id: str) -> dict[str, Any]:
     """One export: status, counts, and every item with its outcome and Jira link."""
-    return await service.get_export(_reader(caller), export_id)
+    return await service.get_export(reader_id(caller), export_id)
 
 
 @router.get("/exports/{export_id}/events")
@@ -163,7 +152,7 @@ async def export_events(
 ) -> StreamingResponse:
     """Server-sent events: ``item`` per item result, ``progress`` with the counts after each
     change, ``done`` with the summary when the export has finished or failed."""
-    user_id = _reader(caller)
+    user_id = reader_id(caller)
     first = await service.get_export(user_id, export_id)
 
     async def stream() -> AsyncIterator[str]:
@@ -198,11 +187,11 @@ async def rollback(
 ) -> dict[str, Any]:
     """Plan (``dry_run: true``, the default) or apply the rollback of what the export
     created; items edited in Jira since are refused unless ``force``."""
-    user_id = _reader(caller) if body.dry_run else _writer(caller)
+    user_id = reader_id(caller) if body.dry_run else writer_id(caller)
     return await service.rollback(user_id, export_id, body)
 
 
 @router.post("/exports/{export_id}/refresh-status")
 async def refresh_status(caller: CallerDep, service: ServiceDep, export_id: str) -> dict[str, Any]:
     """Read each exported issue's current Jira status now; the export with its items."""
-    return await service.refresh_status(_writer(caller), export_id)
+    return await service.refresh_status(writer_id(caller), export_id)

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from jirabridge.errors import ApiNotFoundError, NotFoundError, ValidationError
 from jirabridge.jira.jql import jql_string
 from jirabridge.jira.models import Issue
-from jirabridge.service.api_keys import ApiKeyScope
 from jirabridge.service.worklogs import (
     RecordInput,
     RecordPatch,
@@ -33,7 +32,7 @@ from jirabridge.service.worklogs import (
 from jirabridge.store.time_records import RecordFilter
 from jirabridge.sync.worklogs import jobs as worklog_jobs
 from jirabridge.sync.worklogs.planner import SyncPlan
-from jirabridge.web.auth import AccountsDep, Caller, require_api_caller
+from jirabridge.web.auth import AccountsDep, Caller, reader_id, require_api_caller, writer_id
 from jirabridge.web.deps import get_runtime
 
 __all__ = ["get_worklog_service", "router"]
@@ -61,16 +60,6 @@ def get_worklog_service(request: Request, accounts: AccountsDep) -> WorklogServi
 ServiceDep = Annotated[WorklogService, Depends(get_worklog_service)]
 
 
-def _reader(caller: Caller) -> str:
-    caller.require(ApiKeyScope.READ)
-    return caller.user.id
-
-
-def _writer(caller: Caller) -> str:
-    caller.require(ApiKeyScope.WRITE)
-    return caller.user.id
-
-
 # -- time records ---------------------------------------------------------------------------
 
 
@@ -87,7 +76,7 @@ async def list_records(
 ) -> dict[str, Any]:
     """The caller's records, newest first, with filters and offset pagination."""
     items, total = await service.list_records(
-        _reader(caller),
+        reader_id(caller),
         RecordFilter(since=since, until=until, sync_state=status, issue_key=issue_key),
         offset=offset,
         limit=limit,
@@ -100,13 +89,13 @@ async def create_record(
     caller: CallerDep, service: ServiceDep, body: RecordInput
 ) -> dict[str, Any]:
     """Add a record (its duration is rounded once, now)."""
-    return await service.create_record(_writer(caller), body)
+    return await service.create_record(writer_id(caller), body)
 
 
 @router.get("/time-records/{record_id}")
 async def get_record(caller: CallerDep, service: ServiceDep, record_id: str) -> dict[str, Any]:
     """One record."""
-    return await service.get_record(_reader(caller), record_id)
+    return await service.get_record(reader_id(caller), record_id)
 
 
 @router.patch("/time-records/{record_id}")
@@ -114,13 +103,13 @@ async def update_record(
     caller: CallerDep, service: ServiceDep, record_id: str, body: RecordPatch
 ) -> dict[str, Any]:
     """Change a record (``issue_key: null`` unlinks; the next sync deletes the worklog)."""
-    return await service.update_record(_writer(caller), record_id, body)
+    return await service.update_record(writer_id(caller), record_id, body)
 
 
 @router.delete("/time-records/{record_id}")
 async def delete_record(caller: CallerDep, service: ServiceDep, record_id: str) -> dict[str, Any]:
     """Delete a record; its worklog is deleted at the next sync."""
-    return await service.delete_record(_writer(caller), record_id)
+    return await service.delete_record(writer_id(caller), record_id)
 
 
 class ImportBody(BaseModel):
@@ -136,7 +125,7 @@ async def import_records(
     caller: CallerDep, service: ServiceDep, request: Request
 ) -> dict[str, Any]:
     """Import CSV (``text/csv``) or JSON (``{"records": [...]}``); a per-row error report."""
-    user_id = _writer(caller)
+    user_id = writer_id(caller)
     content_type = request.headers.get("content-type", "")
     raw = await request.body()
     if content_type.startswith("text/csv"):
@@ -159,7 +148,7 @@ async def import_records(
 @router.get("/time-records/{record_id}/suggestions")
 async def suggestions(caller: CallerDep, service: ServiceDep, record_id: str) -> dict[str, Any]:
     """Issue keys found in the record's notes and link, limited to the connection's projects."""
-    user_id = _reader(caller)
+    user_id = reader_id(caller)
     record = await service.get_record(user_id, record_id)
     async with service.jira(user_id, record["connection_id"]) as jira:
         projects = [p.key for p in await jira.projects() if p.key]
@@ -179,7 +168,7 @@ async def accept_suggestions(
     caller: CallerDep, service: ServiceDep, body: AcceptBody
 ) -> dict[str, Any]:
     """Link records to the keys the user accepted (one or many)."""
-    user_id = _writer(caller)
+    user_id = writer_id(caller)
     updated = [
         await service.update_record(user_id, record_id, RecordPatch(issue_key=key))
         for record_id, key in body.links.items()
@@ -195,7 +184,7 @@ async def resolve_conflict(
     keep: Annotated[str, Body(embed=True)],
 ) -> dict[str, Any]:
     """Resolve a conflict keeping ``local`` (Jira is updated next sync) or ``jira``."""
-    return await service.resolve_conflict(_writer(caller), record_id, keep)
+    return await service.resolve_conflict(writer_id(caller), record_id, keep)
 
 
 class JiraImportBody(BaseModel):
@@ -212,7 +201,7 @@ async def import_jira_worklogs(
     caller: CallerDep, service: ServiceDep, body: JiraImportBody
 ) -> dict[str, Any]:
     """Make time records of the caller's own worklogs in Jira (skips ours and known ones)."""
-    ids = await service.import_jira_worklogs(_writer(caller), body.since, body.connection_id)
+    ids = await service.import_jira_worklogs(writer_id(caller), body.since, body.connection_id)
     return {"created": len(ids), "ids": ids}
 
 
@@ -257,7 +246,7 @@ async def search_issues(
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> dict[str, Any]:
     """Search-as-you-type by key or text; recently updated issues first."""
-    user_id = _reader(caller)
+    user_id = reader_id(caller)
     text = q.strip()
     items: list[dict[str, Any]] = []
     if suggest_issue_keys(text.upper(), [text.upper().split("-")[0]]) == [text.upper()]:
@@ -280,7 +269,7 @@ async def assigned_issues(
 ) -> dict[str, Any]:
     """Unresolved issues assigned to the connection's user, recently updated first."""
     jql = "assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC"
-    return {"items": await _search(service, _reader(caller), connection_id, jql, limit)}
+    return {"items": await _search(service, reader_id(caller), connection_id, jql, limit)}
 
 
 @router.get("/jira/issues/{key}")
@@ -288,7 +277,7 @@ async def get_issue(
     caller: CallerDep, service: ServiceDep, key: str, connection_id: str | None = None
 ) -> dict[str, Any]:
     """One issue for the picker."""
-    async with service.jira(_reader(caller), connection_id) as jira:
+    async with service.jira(reader_id(caller), connection_id) as jira:
         try:
             return _issue_dict(await jira.get_issue(key, fields=_PICKER_FIELDS))
         except ApiNotFoundError:
@@ -329,14 +318,14 @@ class RecordsBody(BaseModel):
 @router.post("/jira/sync/plan")
 async def plan_sync(caller: CallerDep, service: ServiceDep, body: RecordsBody) -> dict[str, Any]:
     """The plan a sync of the records would carry out, without writing anything."""
-    plan = await service.plan(_reader(caller), body.record_ids, body.connection_id)
+    plan = await service.plan(reader_id(caller), body.record_ids, body.connection_id)
     return _plan_dict(plan)
 
 
 @router.post("/jira/sync/record/{record_id}")
 async def sync_record(caller: CallerDep, service: ServiceDep, record_id: str) -> dict[str, Any]:
     """Sync one record now."""
-    outcome = await service.sync_one(_writer(caller), record_id)
+    outcome = await service.sync_one(writer_id(caller), record_id)
     record = await service.get_record(caller.user.id, record_id)
     return {
         "ok": outcome.ok,
@@ -350,7 +339,7 @@ async def sync_record(caller: CallerDep, service: ServiceDep, record_id: str) ->
 @router.delete("/jira/worklog/{record_id}")
 async def delete_worklog(caller: CallerDep, service: ServiceDep, record_id: str) -> dict[str, Any]:
     """Delete the record's worklog in Jira now (the record stays, unlinked)."""
-    user_id = _writer(caller)
+    user_id = writer_id(caller)
     await service.update_record(user_id, record_id, RecordPatch(issue_key=None))
     outcome = await service.sync_one(user_id, record_id)
     return {"ok": outcome.ok, "worklog_id": outcome.worklog_id, "error": outcome.error}
@@ -359,7 +348,7 @@ async def delete_worklog(caller: CallerDep, service: ServiceDep, record_id: str)
 @router.post("/jira/sync/bulk", status_code=202)
 async def sync_bulk(caller: CallerDep, service: ServiceDep, body: RecordsBody) -> dict[str, Any]:
     """Start a durable bulk sync; poll ``/jira/sync/runs/{id}`` or stream its ``/events``."""
-    run_id = await service.start_bulk(_writer(caller), body.record_ids, body.connection_id)
+    run_id = await service.start_bulk(writer_id(caller), body.record_ids, body.connection_id)
     return {"run_id": run_id}
 
 
@@ -374,14 +363,14 @@ async def _own_run(service: WorklogService, caller: Caller, run_id: str) -> dict
 @router.get("/jira/sync/runs/{run_id}")
 async def run_status(caller: CallerDep, service: ServiceDep, run_id: str) -> dict[str, Any]:
     """Progress of a run: ``{status, total, done, succeeded, failed, errors[]}``."""
-    _reader(caller)
+    reader_id(caller)
     return await _own_run(service, caller, run_id)
 
 
 @router.get("/jira/sync/runs/{run_id}/events")
 async def run_events(caller: CallerDep, service: ServiceDep, run_id: str) -> StreamingResponse:
     """Server-sent events: a ``progress`` event on every change, ``done`` at the end."""
-    _reader(caller)
+    reader_id(caller)
     first = await _own_run(service, caller, run_id)
 
     async def stream() -> AsyncIterator[str]:
@@ -413,7 +402,7 @@ async def history(
 ) -> dict[str, Any]:
     """Every sync attempt on the caller's records, newest first."""
     items = await service.history(
-        _reader(caller), record_id=record_id, status=status, since=since, until=until
+        reader_id(caller), record_id=record_id, status=status, since=since, until=until
     )
     return {"items": items}
 
@@ -427,7 +416,7 @@ async def retry_one(caller: CallerDep, service: ServiceDep, record_id: str) -> d
 @router.post("/jira/sync/retry-failed", status_code=202)
 async def retry_failed(caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
     """Retry every failed record of the caller as one bulk run."""
-    user_id = _writer(caller)
+    user_id = writer_id(caller)
     failed = await service.failed_record_ids(user_id)
     if not failed:
         return {"run_id": None, "total": 0}
